@@ -1,0 +1,1 @@
+//! Distribution `config.yml` for Berth.

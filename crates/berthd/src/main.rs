@@ -1,0 +1,2 @@
+//! berthd.
+fn main() {}
