@@ -1,0 +1,1 @@
+//! Blocking helpers for the OCI Distribution HTTP API: digests, blob pushes, manifests.

@@ -1,0 +1,1 @@
+//! The skopeo client, run as a process against a registry.
