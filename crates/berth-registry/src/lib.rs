@@ -1,1 +1,176 @@
-//! Registry.
+//! The OCI Distribution API (v1.1) over any [`StorageDriver`]: pulls,
+//! pushes, content discovery and content management, with the storage
+//! layout, error bodies and headers of CNCF Distribution.
+//!
+//! The crate is layered as a registry service ([`Registry`]: blobs, uploads,
+//! manifests, tags, referrers, catalog) under a thin HTTP layer
+//! ([`Registry::router`]) and a server ([`server::serve`]) that adds TLS.
+//! The service keeps nothing between requests that matters for
+//! correctness: upload sessions live in the store, so a restarted process
+//! or another replica resumes them.
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! use berth_registry::{Registry, Settings, server};
+//! use berth_storage::filesystem::FilesystemDriver;
+//!
+//! let driver = Arc::new(FilesystemDriver::new("/var/lib/registry")?);
+//! let registry = Arc::new(Registry::new(driver, Settings::default()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
+//! server::serve(listener, registry.router(), None, std::future::pending()).await
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod auth;
+mod blobs;
+pub mod catalog;
+pub mod error;
+pub mod hashing;
+pub mod layout;
+pub mod manifests;
+pub mod reference;
+mod routes;
+pub mod server;
+mod uploads;
+
+use std::num::NonZeroUsize;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use berth_storage::StorageDriver;
+use bytes::Bytes;
+use futures::Stream;
+use http::{HeaderName, HeaderValue};
+
+pub use error::{ErrorCode, RegistryError};
+pub use reference::Digest;
+
+/// A request body as the services consume it.
+pub type BodyStream =
+    Pin<Box<dyn Stream<Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
+
+/// How the registry behaves, from `config.yml`.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// `storage.delete.enabled`: allow deleting manifests, tags and blobs.
+    pub delete_enabled: bool,
+    /// `storage.redirect.disable`: serve blobs instead of redirecting.
+    pub redirect_disabled: bool,
+    /// `storage.maintenance.readonly.enabled`: refuse pushes and deletes.
+    pub read_only: bool,
+    /// `http.relativeurls`: relative `Location` headers.
+    pub relative_urls: bool,
+    /// `http.host`: the external base URL for `Location` headers.
+    pub host: Option<String>,
+    /// `http.prefix`: a path prefix the API is served under.
+    pub prefix: String,
+    /// `http.headers`: headers added to every response.
+    pub headers: Vec<(String, Vec<String>)>,
+    /// True when serving TLS (for the scheme of `Location` headers).
+    pub tls: bool,
+}
+
+/// The registry service: every API operation, over one storage driver.
+pub struct Registry {
+    driver: Arc<dyn StorageDriver>,
+    settings: Settings,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    uploads: uploads::UploadStates,
+    manifest_cache: ManifestCache,
+    auth: Option<auth::Htpasswd>,
+}
+
+impl Registry {
+    /// A registry serving from `driver`. Header names or values from the
+    /// settings that HTTP cannot carry are skipped with a warning.
+    pub fn new(driver: Arc<dyn StorageDriver>, settings: Settings) -> Registry {
+        let mut headers = Vec::new();
+        for (name, values) in &settings.headers {
+            for value in values {
+                match (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(value),
+                ) {
+                    (Ok(n), Ok(v)) => headers.push((n, v)),
+                    _ => tracing::warn!(header = %name, "skipping http.headers entry that is not a valid HTTP header"),
+                }
+            }
+        }
+        Registry {
+            driver,
+            settings,
+            headers,
+            uploads: Default::default(),
+            manifest_cache: ManifestCache::new(64 * 1024 * 1024),
+            auth: None,
+        }
+    }
+
+    /// Requires basic authentication against `htpasswd`.
+    pub fn with_htpasswd(mut self, htpasswd: auth::Htpasswd) -> Registry {
+        self.auth = Some(htpasswd);
+        self
+    }
+
+    /// The storage driver.
+    pub fn driver(&self) -> &Arc<dyn StorageDriver> {
+        &self.driver
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The HTTP API, every path under `/v2/` (behind `http.prefix`).
+    pub fn router(self: Arc<Self>) -> axum::Router {
+        axum::Router::new()
+            .fallback(routes::handle)
+            .with_state(self)
+    }
+}
+
+/// Recently used manifests by digest, bounded by total bytes. Safe to share
+/// between replicas' views of one store: a digest's bytes never change.
+struct ManifestCache {
+    inner: Mutex<(lru::LruCache<Digest, Arc<manifests::Manifest>>, usize)>,
+    max_bytes: usize,
+}
+
+impl ManifestCache {
+    fn new(max_bytes: usize) -> ManifestCache {
+        ManifestCache {
+            inner: Mutex::new((
+                lru::LruCache::new(NonZeroUsize::new(100_000).expect("non-zero")),
+                0,
+            )),
+            max_bytes,
+        }
+    }
+
+    fn get(&self, digest: &Digest) -> Option<Arc<manifests::Manifest>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.0.get(digest).cloned()
+    }
+
+    fn put(&self, manifest: Arc<manifests::Manifest>) {
+        let size = manifest.body.len();
+        if size > self.max_bytes / 16 {
+            return;
+        }
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (cache, total) = &mut *guard;
+        if let Some((_, old)) = cache.push(manifest.digest.clone(), manifest) {
+            *total -= old.body.len();
+        }
+        *total += size;
+        while *total > self.max_bytes {
+            match cache.pop_lru() {
+                Some((_, old)) => *total -= old.body.len(),
+                None => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! `berthd config validate` and `berthd config print`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use berth_config::{Config, ConfigError};
+
+use crate::capabilities::{Gap, gaps};
+
+/// Checks a file; exit status 0 only when Berth can serve it.
+pub fn validate(file: &Path) -> anyhow::Result<ExitCode> {
+    let loaded = match Config::load(file) {
+        Ok(l) => l,
+        Err(ConfigError::Invalid { problems, .. }) => {
+            for p in &problems {
+                if p.line > 0 {
+                    println!("error: {}:{}:{}: {}", file.display(), p.line, p.column, p.message);
+                } else {
+                    println!("error: {}", p.message);
+                }
+            }
+            println!("{}: invalid ({} problem(s))", file.display(), problems.len());
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => {
+            println!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for w in &loaded.warnings {
+        if w.line > 0 {
+            println!("warning: {}:{}:{}: {}", file.display(), w.line, w.column, w.message);
+        } else {
+            println!("warning: {}", w.message);
+        }
+    }
+    let mut blocking = 0;
+    for gap in gaps(&loaded.config) {
+        match gap {
+            Gap::Blocking(m) => {
+                blocking += 1;
+                println!("cannot serve: {m}");
+            }
+            Gap::Ignored(m) => println!("note: {m}"),
+        }
+    }
+    if blocking > 0 {
+        println!(
+            "{}: valid Distribution config, but Berth cannot serve it as is ({blocking} item(s) above)",
+            file.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    println!(
+        "{}: OK — {}",
+        file.display(),
+        berth_storage::open::describe(&loaded.config.storage.driver)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the effective config.
+pub fn print(path: Option<&Path>, show_secrets: bool) -> anyhow::Result<ExitCode> {
+    let config = crate::serve::load(path)?;
+    print!("{}", config.to_yaml(!show_secrets));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,177 @@
+//! `berthd serve`: load the config, say what cannot be honoured, open the
+//! store, and serve until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use berth_config::{Auth, Config, LogFormatter, LogLevel};
+use berth_registry::{Registry, Settings, auth::Htpasswd, server};
+
+use crate::capabilities::{Gap, gaps};
+
+/// Where the embedded default stores images: `$BERTH_DATA_DIR`, else the
+/// user's data directory.
+pub fn default_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BERTH_DATA_DIR") {
+        return PathBuf::from(dir);
+    }
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("berth")
+        .join("registry")
+}
+
+/// Loads `path`, or the embedded default (with `REGISTRY_*` variables
+/// applied either way); prints the warnings.
+pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+    let loaded = match path {
+        Some(path) => Config::load(path)?,
+        None => {
+            let yaml = Config::embedded_default(&default_root()).to_yaml(false);
+            let env = std::env::vars().filter(|(k, _)| k.starts_with("REGISTRY_"));
+            Config::parse(&yaml, "(embedded default)", env)?
+        }
+    };
+    let origin = path.map_or("(embedded default)".to_string(), |p| p.display().to_string());
+    for w in &loaded.warnings {
+        if w.line > 0 {
+            eprintln!("warning: {origin}:{}:{}: {}", w.line, w.column, w.message);
+        } else {
+            eprintln!("warning: {}", w.message);
+        }
+    }
+    Ok(loaded.config)
+}
+
+/// Parses Distribution's `http.addr` (`:5000`, `host:port`, `[::1]:5000`).
+pub fn listen_addr(addr: &str) -> anyhow::Result<SocketAddr> {
+    let addr = if addr.is_empty() { ":5000" } else { addr };
+    let full = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_string()
+    };
+    if let Ok(a) = full.parse() {
+        return Ok(a);
+    }
+    use std::net::ToSocketAddrs;
+    full.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .with_context(|| {
+            format!("http.addr {addr:?} is not an address to listen on; write host:port or :port")
+        })
+}
+
+fn init_logging(config: &Config) {
+    let level = match config.log.level {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.formatter == Some(LogFormatter::Json) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Runs the registry.
+pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = load(config_path)?;
+    let mut blocking = Vec::new();
+    for gap in gaps(&config) {
+        match gap {
+            Gap::Blocking(m) => blocking.push(m),
+            Gap::Ignored(m) => eprintln!("note: {m}"),
+        }
+    }
+    if !blocking.is_empty() {
+        bail!(
+            "this config asks for what Berth cannot serve:\n  - {}",
+            blocking.join("\n  - ")
+        );
+    }
+    init_logging(&config);
+    let driver = berth_storage::open::open(&config.storage.driver)?;
+    let tls = config.http.tls.is_some();
+    let settings = Settings {
+        delete_enabled: config.storage.delete.enabled,
+        redirect_disabled: config.storage.redirect.disable,
+        read_only: config.storage.maintenance.readonly.enabled,
+        relative_urls: config.http.relative_urls,
+        host: config.http.host.clone(),
+        prefix: config.http.prefix.clone(),
+        headers: config.http.headers.clone(),
+        tls,
+    };
+    let mut registry = Registry::new(driver, settings);
+    if let Some(Auth::Htpasswd { realm, path }) = &config.auth {
+        let htpasswd = Htpasswd::load(realm, path)?;
+        eprintln!(
+            "basic auth: {} user(s) from {}",
+            htpasswd.len(),
+            path.display()
+        );
+        registry = registry.with_htpasswd(htpasswd);
+    }
+    let tls_config = match &config.http.tls {
+        Some(t) => Some(server::tls_config(
+            t.certificate.as_deref().expect("checked by capabilities"),
+            t.key.as_deref().expect("checked by capabilities"),
+            !config.http.http2_disabled,
+        )?),
+        None => None,
+    };
+    let addr = listen_addr(&config.http.addr)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (http.addr): is another registry running there?"))?;
+        let scheme = if tls { "https" } else { "http" };
+        println!(
+            "berthd {} serving {scheme}://{addr}/v2/ from {}",
+            env!("CARGO_PKG_VERSION"),
+            berth_storage::open::describe(&config.storage.driver)
+        );
+        let registry = Arc::new(registry);
+        server::serve(listener, registry.router(), tls_config, shutdown_signal()).await?;
+        eprintln!("berthd stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(listen_addr(":5000").unwrap().to_string(), "0.0.0.0:5000");
+        assert_eq!(listen_addr("127.0.0.1:80").unwrap().port(), 80);
+        assert_eq!(listen_addr("[::1]:5000").unwrap().to_string(), "[::1]:5000");
+        assert!(listen_addr("nonsense").is_err());
+    }
+}
