@@ -57,10 +57,19 @@ impl Registry {
         }
     }
 
-    /// Every repository in the store, sorted.
+    /// Every repository with manifests in the store, sorted.
     pub async fn repositories(&self) -> Result<Vec<String>> {
+        self.repositories_with("_manifests").await
+    }
+
+    /// Every repository directory holding `marker` (`_manifests`, `_layers`
+    /// or `_uploads`), sorted.
+    pub async fn repositories_with(&self, marker: &'static str) -> Result<Vec<String>> {
         let mut found = Vec::new();
-        match self.walk_repositories(layout::repositories(), String::new()).await {
+        match self
+            .walk_repositories(layout::repositories(), String::new(), marker)
+            .await
+        {
             Ok(repos) => found.extend(repos),
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
@@ -69,13 +78,14 @@ impl Registry {
         Ok(found)
     }
 
-    /// Lists `dir` (repository prefix `name`): a directory holding
-    /// `_manifests` is a repository; other non-underscore children are
-    /// searched in parallel for nested repositories.
+    /// Lists `dir` (repository prefix `name`): a directory holding `marker`
+    /// is a repository; other non-underscore children are searched in
+    /// parallel for nested repositories.
     fn walk_repositories(
         &self,
         dir: String,
         name: String,
+        marker: &'static str,
     ) -> BoxFuture<'_, berth_storage::Result<Vec<String>>> {
         Box::pin(async move {
             let children = self.driver.list(&dir).await?;
@@ -83,7 +93,7 @@ impl Registry {
             let mut nested = Vec::new();
             for child in &children {
                 let base = basename(child);
-                if base == "_manifests" {
+                if base == marker {
                     found.push(name.clone());
                 } else if !base.starts_with('_') {
                     let child_name = if name.is_empty() {
@@ -91,7 +101,7 @@ impl Registry {
                     } else {
                         format!("{name}/{base}")
                     };
-                    nested.push(self.walk_repositories(child.clone(), child_name));
+                    nested.push(self.walk_repositories(child.clone(), child_name, marker));
                 }
             }
             for result in futures::future::join_all(nested).await {

@@ -29,6 +29,7 @@ pub mod catalog;
 pub mod error;
 pub mod hashing;
 pub mod layout;
+pub mod maintenance;
 pub mod manifests;
 pub mod reference;
 mod routes;

@@ -89,11 +89,5 @@ pub fn gaps(config: &Config) -> Vec<Gap> {
             "redis: Berth does not use Redis yet; the blob descriptor cache is in memory".into(),
         ));
     }
-    if config.storage.maintenance.upload_purging.enabled {
-        gaps.push(Gap::Ignored(
-            "storage.maintenance.uploadpurging: abandoned uploads are not purged automatically yet"
-                .into(),
-        ));
-    }
     gaps
 }

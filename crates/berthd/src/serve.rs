@@ -148,10 +148,49 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
             berth_storage::open::describe(&config.storage.driver)
         );
         let registry = Arc::new(registry);
+        let purging = &config.storage.maintenance.upload_purging;
+        if purging.enabled {
+            tokio::spawn(purge_uploads(
+                registry.clone(),
+                purging.age,
+                purging.interval,
+                purging.dry_run,
+            ));
+        }
         server::serve(listener, registry.router(), tls_config, shutdown_signal()).await?;
         eprintln!("berthd stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Distribution's `uploadpurging`: first a minute after start, then every
+/// `interval`.
+async fn purge_uploads(
+    registry: Arc<Registry>,
+    age: std::time::Duration,
+    interval: std::time::Duration,
+    dry_run: bool,
+) {
+    let interval = interval.max(std::time::Duration::from_secs(1));
+    tokio::time::sleep(interval.min(std::time::Duration::from_secs(60))).await;
+    loop {
+        match registry.purge_uploads(age, dry_run).await {
+            Ok(r) if !r.purged.is_empty() => tracing::info!(
+                purged = r.purged.len(),
+                kept = r.kept,
+                dry_run,
+                "purged abandoned uploads older than {}",
+                humantime_age(age)
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "upload purging failed; will try again"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+fn humantime_age(age: std::time::Duration) -> String {
+    berth_config::format_go_duration(age)
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,44 @@
+# Berth: `make run` serves a local registry, `make test` runs every test.
+# Cargo builds go to $CARGO_TARGET_DIR when set (CI keeps it outside the clone).
+
+CARGO ?= cargo
+NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+
+.PHONY: all build run test test-unit lint deps bench bench-quick clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	$(CARGO) build --workspace
+
+## Serve a registry on 127.0.0.1:5000 from the embedded default
+## (filesystem storage under ~/.local/share/berth/registry).
+run: deps
+	$(CARGO) run --release -p berthd -- serve
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Everything: formatting, lints, unit, integration and end-to-end tests.
+test: deps lint
+ifeq ($(NEXTEST),yes)
+	$(CARGO) nextest run --workspace --no-fail-fast
+else
+	$(CARGO) test --workspace --no-fail-fast
+endif
+
+## berthd vs CNCF Distribution, side by side (release builds).
+bench: deps
+	$(CARGO) build --release -p berthd -p berth-bench
+	$(CARGO) run --release -p berth-bench
+
+bench-quick: deps
+	$(CARGO) build --release -p berthd -p berth-bench
+	$(CARGO) run --release -p berth-bench -- --quick
+
+clean:
+	$(CARGO) clean
