@@ -12,8 +12,8 @@
 //! assert!(body.status().is_success());
 //! ```
 
-pub mod peer;
-pub mod registry;
 pub mod api;
 pub mod image;
+pub mod peer;
+pub mod registry;
 pub mod skopeo;

@@ -194,7 +194,11 @@ impl Registry {
         let client = crate::registry::client();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!(
                     "{:?} exited with {status} before it was ready; its log:\n{}",
                     self.kind,

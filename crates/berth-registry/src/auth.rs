@@ -98,7 +98,9 @@ impl Htpasswd {
     /// Checks a request's `Authorization` header.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<String, RegistryError> {
         let (user, password) = basic_credentials(headers).ok_or_else(|| {
-            self.challenge("authentication required: log in with a user from the registry's htpasswd file")
+            self.challenge(
+                "authentication required: log in with a user from the registry's htpasswd file",
+            )
         })?;
         let fingerprint: [u8; 32] = sha2::Sha256::new()
             .chain_update(user.as_bytes())

@@ -39,6 +39,10 @@ pub enum ErrorCode {
     Unsupported,
     /// Too many requests.
     TooManyRequests,
+    /// A tag outside the tag grammar.
+    TagInvalid,
+    /// `n` is not a usable page size.
+    PaginationNumberInvalid,
     /// A chunk was not where the upload stands.
     RangeInvalid,
     /// Something failed inside the registry or its storage.
@@ -63,6 +67,8 @@ impl ErrorCode {
             ErrorCode::Denied => "DENIED",
             ErrorCode::Unsupported => "UNSUPPORTED",
             ErrorCode::TooManyRequests => "TOOMANYREQUESTS",
+            ErrorCode::TagInvalid => "TAG_INVALID",
+            ErrorCode::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
             ErrorCode::RangeInvalid => "RANGE_INVALID",
             ErrorCode::Unknown => "UNKNOWN",
         }
@@ -73,10 +79,12 @@ impl ErrorCode {
         match self {
             ErrorCode::BlobUnknown
             | ErrorCode::BlobUploadUnknown
+            | ErrorCode::BlobUploadInvalid
             | ErrorCode::ManifestUnknown
             | ErrorCode::NameUnknown => StatusCode::NOT_FOUND,
-            ErrorCode::BlobUploadInvalid
-            | ErrorCode::DigestInvalid
+            ErrorCode::DigestInvalid
+            | ErrorCode::TagInvalid
+            | ErrorCode::PaginationNumberInvalid
             | ErrorCode::ManifestBlobUnknown
             | ErrorCode::ManifestInvalid
             | ErrorCode::NameInvalid

@@ -24,12 +24,22 @@ pub fn repositories() -> String {
 
 /// The blob's data object.
 pub fn blob_data(d: &Digest) -> String {
-    format!("{ROOT}/blobs/{}/{}/{}/data", d.algorithm().name(), &d.hex()[..2], d.hex())
+    format!(
+        "{ROOT}/blobs/{}/{}/{}/data",
+        d.algorithm().name(),
+        &d.hex()[..2],
+        d.hex()
+    )
 }
 
 /// The directory of a blob (its data and nothing else).
 pub fn blob_dir(d: &Digest) -> String {
-    format!("{ROOT}/blobs/{}/{}/{}", d.algorithm().name(), &d.hex()[..2], d.hex())
+    format!(
+        "{ROOT}/blobs/{}/{}/{}",
+        d.algorithm().name(),
+        &d.hex()[..2],
+        d.hex()
+    )
 }
 
 /// The root of all blobs.
@@ -141,7 +151,10 @@ mod tests {
         let d = Digest::parse(&format!("sha256:ab{}", "c".repeat(62))).unwrap();
         assert_eq!(
             blob_data(&d),
-            format!("/docker/registry/v2/blobs/sha256/ab/ab{}/data", "c".repeat(62))
+            format!(
+                "/docker/registry/v2/blobs/sha256/ab/ab{}/data",
+                "c".repeat(62)
+            )
         );
         assert_eq!(
             tag_current("library/alpine", "3"),

@@ -95,7 +95,9 @@ impl Registry {
                     HeaderValue::from_str(value),
                 ) {
                     (Ok(n), Ok(v)) => headers.push((n, v)),
-                    _ => tracing::warn!(header = %name, "skipping http.headers entry that is not a valid HTTP header"),
+                    _ => {
+                        tracing::warn!(header = %name, "skipping http.headers entry that is not a valid HTTP header")
+                    }
                 }
             }
         }

@@ -89,8 +89,8 @@ fn descriptor(value: &Value, field: &str) -> Result<Descriptor> {
         .get("digest")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(format!("{field}.digest is missing")))?;
-    let digest = Digest::parse(digest)
-        .map_err(|e| invalid(format!("{field}.digest: {}", e.message())))?;
+    let digest =
+        Digest::parse(digest).map_err(|e| invalid(format!("{field}.digest: {}", e.message())))?;
     if !obj.get("size").is_some_and(Value::is_u64) {
         return Err(invalid(format!(
             "{field}.size must be a non-negative integer"
@@ -174,13 +174,17 @@ pub fn parse(body: Bytes, digest: Digest, content_type: Option<&str>) -> Result<
             ));
         }
     };
-    if schema == Some(1) || media_type.starts_with("application/vnd.docker.distribution.manifest.v1") {
+    if schema == Some(1)
+        || media_type.starts_with("application/vnd.docker.distribution.manifest.v1")
+    {
         return Err(invalid(
             "Docker schema 1 manifests are not supported; push schema 2 or OCI",
         ));
     }
     if !is_manifest_type(&media_type) {
-        return Err(invalid(format!("unsupported manifest media type {media_type}")));
+        return Err(invalid(format!(
+            "unsupported manifest media type {media_type}"
+        )));
     }
     if media_type != OCI_ARTIFACT && schema != Some(2) {
         return Err(invalid("schemaVersion must be 2"));
@@ -301,7 +305,11 @@ impl Registry {
 
     /// Resolves a tag to the digest it points at.
     pub async fn resolve_tag(&self, name: &str, tag: &str) -> Result<Option<Digest>> {
-        match self.driver.get_content(&layout::tag_current(name, tag)).await {
+        match self
+            .driver
+            .get_content(&layout::tag_current(name, tag))
+            .await
+        {
             Ok(link) => {
                 let text = String::from_utf8_lossy(&link);
                 Digest::parse(text.trim()).map(Some).map_err(|_| {
@@ -440,7 +448,11 @@ impl Registry {
                 format!(
                     "the manifest references {} that repository {name} does not have \
                      (first: {first}); push them before the manifest",
-                    if missing.len() == 1 { "a blob or manifest".to_string() } else { format!("{} blobs or manifests", missing.len()) }
+                    if missing.len() == 1 {
+                        "a blob or manifest".to_string()
+                    } else {
+                        format!("{} blobs or manifests", missing.len())
+                    }
                 ),
             )
             .with_detail(serde_json::json!({ "digests": list })));
@@ -476,13 +488,14 @@ impl Registry {
         if let Some(m) = self.load_manifest(digest).await? {
             if let Some(subject) = &m.subject {
                 let link = layout::referrer_link(name, subject, digest);
-                let _ = self
-                    .driver
-                    .delete(berth_storage::path::parent(&link))
-                    .await;
+                let _ = self.driver.delete(berth_storage::path::parent(&link)).await;
             }
         }
-        match self.driver.delete(&layout::revision_dir(name, digest)).await {
+        match self
+            .driver
+            .delete(&layout::revision_dir(name, digest))
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e) if e.is_not_found() => Err(manifest_unknown(name, &digest.to_string())),
             Err(e) => Err(e.into()),
@@ -509,10 +522,9 @@ impl Registry {
                 continue;
             };
             for entry in entries {
-                let Some(digest) = entry
-                    .rsplit_once('/')
-                    .and_then(|(dir, hex)| Digest::parse(&format!("{}:{hex}", dir.rsplit('/').next()?)).ok())
-                else {
+                let Some(digest) = entry.rsplit_once('/').and_then(|(dir, hex)| {
+                    Digest::parse(&format!("{}:{hex}", dir.rsplit('/').next()?)).ok()
+                }) else {
                     continue;
                 };
                 if !self.revision_exists(name, &digest).await? {

@@ -115,23 +115,20 @@ fn unsupported(method: &Method) -> RegistryError {
 async fn dispatch(registry: &Registry, request: Request) -> Result<Response> {
     let (parts, body) = request.into_parts();
     let raw = parts.uri.path();
-    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
-    let path = decoded
+    let path = raw
         .strip_prefix(registry.settings.prefix.trim_end_matches('/'))
-        .unwrap_or(&decoded);
+        .unwrap_or(raw);
     let Some(rest) = path.strip_prefix("/v2") else {
-        return Ok((StatusCode::NOT_FOUND, "not found: the registry API is under /v2/\n").into_response());
+        return Ok(page_not_found());
     };
     if let Some(auth) = &registry.auth {
         auth.authenticate(&parts.headers)?;
     }
-    let route = parse_route(rest).ok_or_else(|| {
-        RegistryError::new(
-            ErrorCode::NameInvalid,
-            format!("{rest:?} is not a registry API path"),
-        )
-        .with_status(StatusCode::NOT_FOUND)
-    })?;
+    // Route on the raw path, then decode each part: an encoded slash in a
+    // tag is an invalid tag, not another path segment.
+    let Some(route) = parse_route(rest) else {
+        return Ok(page_not_found());
+    };
     let method = parts.method.clone();
     let writes = !matches!(method, Method::GET | Method::HEAD);
     if writes && registry.settings.read_only {
@@ -142,21 +139,21 @@ async fn dispatch(registry: &Registry, request: Request) -> Result<Response> {
     }
     let body: BodyStream = Box::pin(body.into_data_stream().map_err(|e| e.into()));
     match route {
-        Route::Base => Ok((
-            [(header::CONTENT_TYPE, "application/json")],
-            "{}",
-        )
-            .into_response()),
+        Route::Base => Ok(([(header::CONTENT_TYPE, "application/json")], "{}").into_response()),
         Route::Catalog => catalog(registry, &parts).await,
         Route::Tags(name) => {
+            let name = decode(&name);
             check_name(&name)?;
             tags_list(registry, &parts, &name).await
         }
         Route::Manifest(name, reference) => {
+            let name = decode(&name);
             check_name(&name)?;
-            let reference = Reference::parse(&reference)?;
+            let reference = Reference::parse(&decode(&reference))?;
             match method {
-                Method::GET | Method::HEAD => get_manifest(registry, &parts, &name, &reference).await,
+                Method::GET | Method::HEAD => {
+                    get_manifest(registry, &parts, &name, &reference).await
+                }
                 Method::PUT => put_manifest(registry, &parts, &name, &reference, body).await,
                 Method::DELETE => {
                     registry.delete_manifest(&name, &reference).await?;
@@ -166,8 +163,9 @@ async fn dispatch(registry: &Registry, request: Request) -> Result<Response> {
             }
         }
         Route::Blob(name, digest) => {
+            let name = decode(&name);
             check_name(&name)?;
-            let digest = Digest::parse(&digest)?;
+            let digest = Digest::parse(&decode(&digest))?;
             match method {
                 Method::GET | Method::HEAD => get_blob(registry, &parts, &name, &digest).await,
                 Method::DELETE => {
@@ -178,6 +176,7 @@ async fn dispatch(registry: &Registry, request: Request) -> Result<Response> {
             }
         }
         Route::UploadStart(name) => {
+            let name = decode(&name);
             check_name(&name)?;
             if method != Method::POST {
                 return Err(unsupported(&method));
@@ -185,19 +184,37 @@ async fn dispatch(registry: &Registry, request: Request) -> Result<Response> {
             start_upload(registry, &parts, &name, body).await
         }
         Route::Upload(name, id) => {
+            let name = decode(&name);
             check_name(&name)?;
             check_upload_id(&id)?;
             upload(registry, &parts, &name, &id, body).await
         }
         Route::Referrers(name, digest) => {
+            let name = decode(&name);
             check_name(&name)?;
-            let digest = Digest::parse(&digest)?;
+            let digest = Digest::parse(&decode(&digest))?;
             if method != Method::GET {
                 return Err(unsupported(&method));
             }
             referrers(registry, &parts, &name, &digest).await
         }
     }
+}
+
+fn decode(part: &str) -> String {
+    percent_encoding::percent_decode_str(part)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// What Distribution answers for a path that is no API endpoint.
+fn page_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "404 page not found\n",
+    )
+        .into_response()
 }
 
 fn header_value(s: &str) -> HeaderValue {
@@ -238,10 +255,9 @@ fn page_params(parts: &Parts) -> Result<(Option<String>, Option<usize>)> {
         None | Some("") => None,
         Some(n) => Some(n.parse::<usize>().map_err(|_| {
             RegistryError::new(
-                ErrorCode::Unsupported,
-                format!("n={n:?} is not a number of entries"),
+                ErrorCode::PaginationNumberInvalid,
+                format!("n={n:?} is not a number of entries; use a whole number such as n=100"),
             )
-            .with_status(StatusCode::BAD_REQUEST)
         })?),
     };
     Ok((param(&q, "last").map(str::to_string), n))
@@ -256,7 +272,11 @@ fn link_header(path: &str, last: &str, n: usize) -> HeaderValue {
 }
 
 fn json_response(value: serde_json::Value, link: Option<HeaderValue>) -> Response {
-    let mut r = ([(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response();
+    let mut r = (
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response();
     if let Some(link) = link {
         r.headers_mut().insert(header::LINK, link);
     }
@@ -337,7 +357,9 @@ async fn put_manifest(
     let too_large = || {
         RegistryError::new(
             ErrorCode::SizeInvalid,
-            format!("manifests are limited to {MAX_MANIFEST_SIZE} bytes (4 MiB); nothing was stored"),
+            format!(
+                "manifests are limited to {MAX_MANIFEST_SIZE} bytes (4 MiB); nothing was stored"
+            ),
         )
         .with_status(StatusCode::PAYLOAD_TOO_LARGE)
     };
@@ -394,7 +416,10 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>> {
             ErrorCode::RangeInvalid,
             format!("range {value:?} is not satisfiable for a blob of {size} bytes"),
         )
-        .with_header(header::CONTENT_RANGE, header_value(&format!("bytes */{size}")))
+        .with_header(
+            header::CONTENT_RANGE,
+            header_value(&format!("bytes */{size}")),
+        )
     };
     let spec = value.strip_prefix("bytes=").ok_or_else(unsatisfiable)?;
     if spec.contains(',') {
@@ -409,10 +434,15 @@ fn byte_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>> {
             }
             (size.saturating_sub(n), size.saturating_sub(1))
         }
-        (a, "") => (a.parse().map_err(|_| unsatisfiable())?, size.saturating_sub(1)),
+        (a, "") => (
+            a.parse().map_err(|_| unsatisfiable())?,
+            size.saturating_sub(1),
+        ),
         (a, b) => (
             a.parse().map_err(|_| unsatisfiable())?,
-            b.parse::<u64>().map_err(|_| unsatisfiable())?.min(size.saturating_sub(1)),
+            b.parse::<u64>()
+                .map_err(|_| unsatisfiable())?
+                .min(size.saturating_sub(1)),
         ),
     };
     if start >= size || start > end {
@@ -496,7 +526,14 @@ fn content_length(parts: &Parts) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn upload_accepted(registry: &Registry, parts: &Parts, name: &str, id: &str, size: u64, status: StatusCode) -> Response {
+fn upload_accepted(
+    registry: &Registry,
+    parts: &Parts,
+    name: &str,
+    id: &str,
+    size: u64,
+    status: StatusCode,
+) -> Response {
     Response::builder()
         .status(status)
         .header(
@@ -544,7 +581,14 @@ async fn start_upload(
         return Ok(blob_created(registry, parts, name, &digest));
     }
     let id = registry.start_upload(name).await?;
-    Ok(upload_accepted(registry, parts, name, &id, 0, StatusCode::ACCEPTED))
+    Ok(upload_accepted(
+        registry,
+        parts,
+        name,
+        &id,
+        0,
+        StatusCode::ACCEPTED,
+    ))
 }
 
 /// `Content-Range: a-b` (or `bytes a-b/*`) of a chunk.
@@ -583,7 +627,14 @@ async fn upload(
     match parts.method {
         Method::GET => {
             let size = registry.upload_size(name, id).await?;
-            Ok(upload_accepted(registry, parts, name, id, size, StatusCode::NO_CONTENT))
+            Ok(upload_accepted(
+                registry,
+                parts,
+                name,
+                id,
+                size,
+                StatusCode::NO_CONTENT,
+            ))
         }
         Method::PATCH => {
             let range = content_range(parts)?;
@@ -600,7 +651,14 @@ async fn upload(
             let size = registry
                 .append_chunk(name, id, range.map(|(a, _)| a), body)
                 .await?;
-            Ok(upload_accepted(registry, parts, name, id, size, StatusCode::ACCEPTED))
+            Ok(upload_accepted(
+                registry,
+                parts,
+                name,
+                id,
+                size,
+                StatusCode::ACCEPTED,
+            ))
         }
         Method::PUT => {
             let q = query(parts);
@@ -611,8 +669,9 @@ async fn upload(
                 )
             })?;
             let digest = Digest::parse(digest)?;
+            let start = content_range(parts)?.map(|(a, _)| a);
             registry
-                .finish_upload(name, id, &digest, body, content_length(parts))
+                .finish_upload(name, id, start, &digest, body, content_length(parts))
                 .await?;
             Ok(blob_created(registry, parts, name, &digest))
         }
@@ -660,7 +719,10 @@ mod tests {
         assert_eq!(parse_route(""), Some(Route::Base));
         assert_eq!(parse_route("/"), Some(Route::Base));
         assert_eq!(parse_route("/_catalog"), Some(Route::Catalog));
-        assert_eq!(parse_route("/a/b/tags/list"), Some(Route::Tags("a/b".into())));
+        assert_eq!(
+            parse_route("/a/b/tags/list"),
+            Some(Route::Tags("a/b".into()))
+        );
         assert_eq!(
             parse_route(&format!("/lib/x/blobs/{d}")),
             Some(Route::Blob("lib/x".into(), d.clone()))

@@ -42,7 +42,11 @@ pub enum TlsError {
 
 /// A rustls server config from PEM files (a certificate chain and a PKCS#8,
 /// PKCS#1 or SEC1 key), offering HTTP/2 unless `http2` is false.
-pub fn tls_config(cert: &Path, key: &Path, http2: bool) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+pub fn tls_config(
+    cert: &Path,
+    key: &Path,
+    http2: bool,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| TlsError::Certificate {
@@ -118,7 +122,12 @@ pub async fn serve(
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                    let tls = match tokio::time::timeout(
+                        Duration::from_secs(10),
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
                         Ok(Ok(tls)) => tls,
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "TLS handshake failed");

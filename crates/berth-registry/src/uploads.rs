@@ -55,7 +55,9 @@ pub fn range_header(size: u64) -> HeaderValue {
 fn upload_unknown(id: &str) -> RegistryError {
     RegistryError::new(
         ErrorCode::BlobUploadUnknown,
-        format!("blob upload {id} is unknown: it was finished, cancelled or purged; start a new upload"),
+        format!(
+            "blob upload {id} is unknown: it was finished, cancelled or purged; start a new upload"
+        ),
     )
 }
 
@@ -107,18 +109,7 @@ impl Registry {
         let slot = self.uploads.slot(id);
         let mut state = slot.lock().await;
         let size = self.upload_size(name, id).await?;
-        if let Some(start) = start {
-            if start != size {
-                return Err(RegistryError::new(
-                    ErrorCode::RangeInvalid,
-                    format!(
-                        "chunk starts at byte {start} but the upload holds {size} bytes; \
-                         send the chunk that starts at {size}"
-                    ),
-                )
-                .with_header(http::header::RANGE, range_header(size)));
-            }
-        }
+        check_start(start, size)?;
         self.append_locked(name, id, size, &mut state, body).await
     }
 
@@ -164,8 +155,8 @@ impl Registry {
         }
         let committed = writer.commit().await;
         let hasher = pipeline.finish().await;
-        let storage_ok = committed.is_ok()
-            && !matches!(&failure, Some(f) if f.code() == ErrorCode::Unknown);
+        let storage_ok =
+            committed.is_ok() && !matches!(&failure, Some(f) if f.code() == ErrorCode::Unknown);
         if storage_ok {
             *state = Some(UploadHash {
                 offset: size + received,
@@ -198,13 +189,14 @@ impl Registry {
         Ok(pipeline.finish().await)
     }
 
-    /// Finishes an upload with its last chunk (possibly empty) and the
-    /// digest the client claims; the blob becomes visible only if the
-    /// content has that digest.
+    /// Finishes an upload with its last chunk (possibly empty, starting at
+    /// `start` when the client says so) and the digest the client claims;
+    /// the blob becomes visible only if the content has that digest.
     pub async fn finish_upload(
         &self,
         name: &str,
         id: &str,
+        start: Option<u64>,
         digest: &Digest,
         body: BodyStream,
         content_length: Option<u64>,
@@ -213,6 +205,7 @@ impl Registry {
         let slot = self.uploads.slot(id);
         let mut state = slot.lock().await;
         let size = self.upload_size(name, id).await?;
+        check_start(start, size)?;
         if size == 0 && content_length.is_some_and(|l| l <= SMALL_BODY) {
             let data = read_small(body, content_length.unwrap_or(0)).await?;
             let result = self.put_blob_bytes(name, digest, data).await;
@@ -257,7 +250,7 @@ impl Registry {
         }
         let id = self.start_upload(name).await?;
         let result = self
-            .finish_upload(name, &id, digest, body, content_length)
+            .finish_upload(name, &id, None, digest, body, content_length)
             .await;
         if result.is_err() {
             self.discard_upload(name, &id).await;
@@ -302,6 +295,21 @@ impl Registry {
     }
 }
 
+/// A chunk must start where the upload stands.
+fn check_start(start: Option<u64>, size: u64) -> Result<()> {
+    match start {
+        Some(start) if start != size => Err(RegistryError::new(
+            ErrorCode::RangeInvalid,
+            format!(
+                "chunk starts at byte {start} but the upload holds {size} bytes; \
+                 send the chunk that starts at {size}"
+            ),
+        )
+        .with_header(http::header::RANGE, range_header(size))),
+        _ => Ok(()),
+    }
+}
+
 fn digest_mismatch(claimed: &Digest, actual: &Digest) -> RegistryError {
     RegistryError::new(
         ErrorCode::DigestInvalid,
@@ -310,7 +318,9 @@ fn digest_mismatch(claimed: &Digest, actual: &Digest) -> RegistryError {
              upload the blob again"
         ),
     )
-    .with_detail(serde_json::json!({ "expected": claimed.to_string(), "actual": actual.to_string() }))
+    .with_detail(
+        serde_json::json!({ "expected": claimed.to_string(), "actual": actual.to_string() }),
+    )
 }
 
 /// Reads a body of a promised length into memory.

@@ -32,7 +32,10 @@ async fn send(
     headers: &[(&str, &str)],
     body: impl Into<Body>,
 ) -> (StatusCode, http::HeaderMap, bytes::Bytes) {
-    let mut req = Request::builder().method(method).uri(uri).header("host", "registry.test");
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "registry.test");
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -51,7 +54,9 @@ async fn send(
 
 fn location_path(headers: &http::HeaderMap) -> String {
     let loc = headers["location"].to_str().unwrap();
-    loc.strip_prefix("http://registry.test").unwrap_or(loc).to_string()
+    loc.strip_prefix("http://registry.test")
+        .unwrap_or(loc)
+        .to_string()
 }
 
 fn error_code(body: &[u8]) -> String {
@@ -103,14 +108,31 @@ async fn a_second_registry_on_the_same_store_resumes_a_chunked_upload() {
         Body::empty(),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "finishing on the second instance");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "finishing on the second instance"
+    );
     assert_eq!(h["docker-content-digest"], digest.to_string().as_str());
-    let (status, _, body) = send(&first, "GET", &format!("/v2/app/blobs/{digest}"), &[], Body::empty()).await;
+    let (status, _, body) = send(
+        &first,
+        "GET",
+        &format!("/v2/app/blobs/{digest}"),
+        &[],
+        Body::empty(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.len(), data.len());
     assert!(body == data);
-    let uploads = dir.path().join("docker/registry/v2/repositories/app/_uploads");
-    assert_eq!(std::fs::read_dir(uploads).unwrap().count(), 0, "upload removed");
+    let uploads = dir
+        .path()
+        .join("docker/registry/v2/repositories/app/_uploads");
+    assert_eq!(
+        std::fs::read_dir(uploads).unwrap().count(),
+        0,
+        "upload removed"
+    );
 }
 
 #[tokio::test]
@@ -126,7 +148,10 @@ async fn a_wrong_digest_leaves_nothing_behind() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body), "DIGEST_INVALID");
     let blobs = dir.path().join("docker/registry/v2/blobs");
-    assert!(!blobs.exists() || walk_files(&blobs).is_empty(), "no blob data stored");
+    assert!(
+        !blobs.exists() || walk_files(&blobs).is_empty(),
+        "no blob data stored"
+    );
     let (status, _, body) = send(&r, "GET", &upload, &[], Body::empty()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_code(&body), "BLOB_UPLOAD_UNKNOWN");
@@ -167,12 +192,36 @@ async fn read_only_mode_refuses_writes_and_serves_reads() {
             ..settings()
         },
     );
-    let (status, _, body) = send(&read_only, "POST", "/v2/app/blobs/uploads/", &[], Body::empty()).await;
+    let (status, _, body) = send(
+        &read_only,
+        "POST",
+        "/v2/app/blobs/uploads/",
+        &[],
+        Body::empty(),
+    )
+    .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(&body), "UNSUPPORTED");
-    let (status, _, body) = send(&read_only, "DELETE", &format!("/v2/app/blobs/{digest}"), &[], Body::empty()).await;
-    assert_eq!((status, error_code(&body).as_str()), (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"));
-    let (status, _, body) = send(&read_only, "GET", &format!("/v2/app/blobs/{digest}"), &[], Body::empty()).await;
+    let (status, _, body) = send(
+        &read_only,
+        "DELETE",
+        &format!("/v2/app/blobs/{digest}"),
+        &[],
+        Body::empty(),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED")
+    );
+    let (status, _, body) = send(
+        &read_only,
+        "GET",
+        &format!("/v2/app/blobs/{digest}"),
+        &[],
+        Body::empty(),
+    )
+    .await;
     assert_eq!((status, &body[..]), (StatusCode::OK, &b"hello"[..]));
 }
 
@@ -195,7 +244,10 @@ async fn purging_removes_only_abandoned_uploads() {
         .await
         .unwrap();
     assert_eq!(dry.purged, vec![format!("team/app/{old}")]);
-    assert!(registry.upload_size("team/app", &old).await.is_ok(), "dry run keeps it");
+    assert!(
+        registry.upload_size("team/app", &old).await.is_ok(),
+        "dry run keeps it"
+    );
     let report = registry
         .purge_uploads(Duration::from_secs(3600), false)
         .await

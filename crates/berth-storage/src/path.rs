@@ -48,7 +48,11 @@ mod tests {
 
     #[test]
     fn accepts_registry_paths() {
-        for p in ["/", "/docker/registry/v2/blobs/sha256/ab/abcd/data", "/a b/ü"] {
+        for p in [
+            "/",
+            "/docker/registry/v2/blobs/sha256/ab/abcd/data",
+            "/a b/ü",
+        ] {
             check(p).unwrap();
         }
     }

@@ -71,7 +71,10 @@ async fn reader_at_offset(d: &dyn StorageDriver, prefix: &str) {
     assert!(read_all(d, &p, 300_000).await.is_empty());
     assert!(matches!(
         d.reader(&p, 300_001).await.map(drop),
-        Err(StorageError::InvalidOffset { offset: 300_001, .. })
+        Err(StorageError::InvalidOffset {
+            offset: 300_001,
+            ..
+        })
     ));
 }
 
@@ -85,7 +88,11 @@ async fn writer_append_commit_cancel(d: &dyn StorageDriver, prefix: &str) {
     assert_eq!(d.get_content(&p).await.unwrap(), "hello world");
 
     let mut w = d.writer(&p, true).await.unwrap();
-    assert_eq!(w.size(), 11, "an appending writer starts at the current size");
+    assert_eq!(
+        w.size(),
+        11,
+        "an appending writer starts at the current size"
+    );
     w.write("!".into()).await.unwrap();
     w.commit().await.unwrap();
     assert_eq!(d.get_content(&p).await.unwrap(), "hello world!");
@@ -166,7 +173,14 @@ async fn delete_tree(d: &dyn StorageDriver, prefix: &str) {
 }
 
 async fn unusual_names(d: &dyn StorageDriver, prefix: &str) {
-    for name in ["with space", "ünïcødé", "a+b=c", "semi;colon", "percent%41", "tag.v1_2-3"] {
+    for name in [
+        "with space",
+        "ünïcødé",
+        "a+b=c",
+        "semi;colon",
+        "percent%41",
+        "tag.v1_2-3",
+    ] {
         let p = format!("{prefix}/names/{name}");
         d.put_content(&p, Bytes::from(name.to_string()))
             .await

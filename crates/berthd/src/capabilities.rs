@@ -75,8 +75,7 @@ pub fn gaps(config: &Config) -> Vec<Gap> {
     }
     if config.notifications.endpoints.iter().any(|e| !e.disabled) {
         gaps.push(Gap::Ignored(
-            "notifications: webhook delivery is not implemented yet; no events will be sent"
-                .into(),
+            "notifications: webhook delivery is not implemented yet; no events will be sent".into(),
         ));
     }
     if config.http.debug.is_some() {

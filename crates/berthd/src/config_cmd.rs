@@ -14,12 +14,22 @@ pub fn validate(file: &Path) -> anyhow::Result<ExitCode> {
         Err(ConfigError::Invalid { problems, .. }) => {
             for p in &problems {
                 if p.line > 0 {
-                    println!("error: {}:{}:{}: {}", file.display(), p.line, p.column, p.message);
+                    println!(
+                        "error: {}:{}:{}: {}",
+                        file.display(),
+                        p.line,
+                        p.column,
+                        p.message
+                    );
                 } else {
                     println!("error: {}", p.message);
                 }
             }
-            println!("{}: invalid ({} problem(s))", file.display(), problems.len());
+            println!(
+                "{}: invalid ({} problem(s))",
+                file.display(),
+                problems.len()
+            );
             return Ok(ExitCode::FAILURE);
         }
         Err(e) => {
@@ -29,7 +39,13 @@ pub fn validate(file: &Path) -> anyhow::Result<ExitCode> {
     };
     for w in &loaded.warnings {
         if w.line > 0 {
-            println!("warning: {}:{}:{}: {}", file.display(), w.line, w.column, w.message);
+            println!(
+                "warning: {}:{}:{}: {}",
+                file.display(),
+                w.line,
+                w.column,
+                w.message
+            );
         } else {
             println!("warning: {}", w.message);
         }

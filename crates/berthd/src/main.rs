@@ -24,10 +24,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the registry (the embedded default without --config).
-    #[command(after_help = "Examples:\n  berthd serve\n  berthd serve --config /etc/berth/config.yml\n  \
+    #[command(
+        after_help = "Examples:\n  berthd serve\n  berthd serve --config /etc/berth/config.yml\n  \
         REGISTRY_HTTP_ADDR=0.0.0.0:5000 berthd serve\n\n\
         Without --config, berthd stores images under $BERTH_DATA_DIR (default: the user's \
-        data directory, e.g. ~/.local/share/berth/registry) and listens on 127.0.0.1:5000.")]
+        data directory, e.g. ~/.local/share/berth/registry) and listens on 127.0.0.1:5000."
+    )]
     Serve {
         /// A CNCF Distribution config.yml.
         #[arg(long, short, env = "BERTH_CONFIG")]
@@ -49,8 +51,10 @@ enum ConfigAction {
         file: PathBuf,
     },
     /// Print the effective config (file plus REGISTRY_* variables), secrets redacted.
-    #[command(after_help = "Examples:\n  berthd config print\n  berthd config print --config config.yml\n  \
-        berthd config print --config config.yml --show-secrets")]
+    #[command(
+        after_help = "Examples:\n  berthd config print\n  berthd config print --config config.yml\n  \
+        berthd config print --config config.yml --show-secrets"
+    )]
     Print {
         /// The config to print; the embedded default without it.
         #[arg(long, short, env = "BERTH_CONFIG")]

@@ -35,7 +35,9 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
             Config::parse(&yaml, "(embedded default)", env)?
         }
     };
-    let origin = path.map_or("(embedded default)".to_string(), |p| p.display().to_string());
+    let origin = path.map_or("(embedded default)".to_string(), |p| {
+        p.display().to_string()
+    });
     for w in &loaded.warnings {
         if w.line > 0 {
             eprintln!("warning: {origin}:{}:{}: {}", w.line, w.column, w.message);
@@ -138,9 +140,9 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         .build()
         .context("start the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr} (http.addr): is another registry running there?"))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("cannot listen on {addr} (http.addr): is another registry running there?")
+        })?;
         let scheme = if tls { "https" } else { "http" };
         println!(
             "berthd {} serving {scheme}://{addr}/v2/ from {}",

@@ -36,7 +36,10 @@ fn validate_accepts_a_servable_config() {
     );
     let (ok, out) = run(berthd().args(["config", "validate"]).arg(&file));
     assert!(ok, "{out}");
-    assert!(out.contains("OK — filesystem storage at /srv/registry"), "{out}");
+    assert!(
+        out.contains("OK — filesystem storage at /srv/registry"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -49,7 +52,10 @@ fn validate_names_line_and_column_of_a_type_error() {
     );
     let (ok, out) = run(berthd().args(["config", "validate"]).arg(&file));
     assert!(!ok, "{out}");
-    assert!(out.contains("config.yml:6:"), "line of `enabled: maybe` named: {out}");
+    assert!(
+        out.contains("config.yml:6:"),
+        "line of `enabled: maybe` named: {out}"
+    );
 }
 
 #[test]
@@ -76,7 +82,10 @@ fn serve_refuses_an_unavailable_driver_without_listening() {
     );
     let (ok, out) = run(berthd().arg("serve").arg("--config").arg(&file));
     assert!(!ok);
-    assert!(out.contains("rados") && out.contains("not available"), "{out}");
+    assert!(
+        out.contains("rados") && out.contains("not available"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -90,11 +99,9 @@ fn print_redacts_secrets_unless_asked() {
     let (ok, out) = run(berthd().args(["config", "print", "--config"]).arg(&file));
     assert!(ok, "{out}");
     assert!(!out.contains("hunter2"), "{out}");
-    let (ok, out) = run(
-        berthd()
-            .args(["config", "print", "--show-secrets", "--config"])
-            .arg(&file),
-    );
+    let (ok, out) = run(berthd()
+        .args(["config", "print", "--show-secrets", "--config"])
+        .arg(&file));
     assert!(ok && out.contains("hunter2-very-secret"), "{out}");
 }
 
@@ -137,5 +144,8 @@ fn serve_without_config_uses_the_embedded_default() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(answered, "berthd listened on the embedded default's address");
+    assert!(
+        answered,
+        "berthd listened on the embedded default's address"
+    );
 }
