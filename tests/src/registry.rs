@@ -1,6 +1,5 @@
 //! Registries as real processes on 127.0.0.1: `berthd` and CNCF Distribution.
 
-use std::fs::File;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -166,7 +165,12 @@ impl Registry {
     }
 
     fn spawn(&mut self) {
-        let log = File::create(self.log_path()).expect("create log file");
+        // Appended, so a restart keeps what the killed process said.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open log file");
         let mut cmd = match self.kind {
             Kind::Berthd => {
                 let mut c = Command::new(berthd_bin());
