@@ -52,6 +52,31 @@ pub use reference::Digest;
 pub type BodyStream =
     Pin<Box<dyn Stream<Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
 
+/// Why a body could not be collected into memory.
+pub(crate) enum Collect {
+    /// More than the limit arrived.
+    TooLarge(usize),
+    /// The client stopped sending.
+    Interrupted(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Collects a body into memory, refusing more than `limit` bytes.
+pub(crate) async fn collect_body(
+    mut body: BodyStream,
+    capacity: usize,
+    limit: usize,
+) -> Result<Bytes, Collect> {
+    use futures::StreamExt;
+    let mut buf = bytes::BytesMut::with_capacity(capacity.min(limit));
+    while let Some(chunk) = body.next().await {
+        buf.extend_from_slice(&chunk.map_err(Collect::Interrupted)?);
+        if buf.len() > limit {
+            return Err(Collect::TooLarge(buf.len()));
+        }
+    }
+    Ok(buf.freeze())
+}
+
 /// How the registry behaves, from `config.yml`.
 #[derive(Clone, Debug, Default)]
 pub struct Settings {

@@ -352,7 +352,7 @@ async fn put_manifest(
     parts: &Parts,
     name: &str,
     reference: &Reference,
-    mut body: BodyStream,
+    body: BodyStream,
 ) -> Result<Response> {
     let too_large = || {
         RegistryError::new(
@@ -371,25 +371,22 @@ async fn put_manifest(
     if declared.is_some_and(|l| l > MAX_MANIFEST_SIZE) {
         return Err(too_large());
     }
-    let mut buf = bytes::BytesMut::with_capacity(declared.unwrap_or(4096));
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            RegistryError::new(
+    let body = match crate::collect_body(body, declared.unwrap_or(4096), MAX_MANIFEST_SIZE).await {
+        Ok(body) => body,
+        Err(crate::Collect::TooLarge(_)) => return Err(too_large()),
+        Err(crate::Collect::Interrupted(e)) => {
+            return Err(RegistryError::new(
                 ErrorCode::ManifestInvalid,
                 format!("the manifest body ended early ({e}); nothing was stored"),
-            )
-        })?;
-        buf.extend_from_slice(&chunk);
-        if buf.len() > MAX_MANIFEST_SIZE {
-            return Err(too_large());
+            ));
         }
-    }
+    };
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let m = registry
-        .put_manifest(name, reference, content_type, buf.freeze())
+        .put_manifest(name, reference, content_type, body)
         .await?;
     let digest = m.digest.to_string();
     let mut builder = Response::builder()

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use berth_storage::StorageError;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderValue, StatusCode};
 
@@ -324,29 +324,21 @@ fn digest_mismatch(claimed: &Digest, actual: &Digest) -> RegistryError {
 }
 
 /// Reads a body of a promised length into memory.
-async fn read_small(mut body: BodyStream, len: u64) -> Result<Bytes> {
-    let mut buf = BytesMut::with_capacity(len as usize);
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            RegistryError::new(
-                ErrorCode::BlobUploadInvalid,
-                format!("the upload body ended early ({e}); nothing was stored, upload again"),
-            )
-        })?;
-        buf.extend_from_slice(&chunk);
-        if buf.len() as u64 > len {
-            break;
-        }
-    }
-    if buf.len() as u64 != len {
-        return Err(RegistryError::new(
+async fn read_small(body: BodyStream, len: u64) -> Result<Bytes> {
+    let mismatch = |got: usize| {
+        RegistryError::new(
             ErrorCode::SizeInvalid,
-            format!(
-                "Content-Length said {len} bytes but {} arrived; nothing was stored",
-                buf.len()
-            ),
+            format!("Content-Length said {len} bytes but {got} arrived; nothing was stored"),
         )
-        .with_status(StatusCode::BAD_REQUEST));
+        .with_status(StatusCode::BAD_REQUEST)
+    };
+    match crate::collect_body(body, len as usize, len as usize).await {
+        Ok(data) if data.len() as u64 == len => Ok(data),
+        Ok(data) => Err(mismatch(data.len())),
+        Err(crate::Collect::TooLarge(got)) => Err(mismatch(got)),
+        Err(crate::Collect::Interrupted(e)) => Err(RegistryError::new(
+            ErrorCode::BlobUploadInvalid,
+            format!("the upload body ended early ({e}); nothing was stored, upload again"),
+        )),
     }
-    Ok(buf.freeze())
 }
