@@ -1,7 +1,7 @@
 //! Content discovery: a repository's tags and the catalog of repositories,
 //! both sorted lexically and paginated with `n` and `last`.
 
-use futures::future::BoxFuture;
+use std::collections::BTreeSet;
 
 use crate::error::{ErrorCode, RegistryError, Result};
 use crate::{Registry, layout};
@@ -65,54 +65,153 @@ impl Registry {
     /// Every repository directory holding `marker` (`_manifests`, `_layers`
     /// or `_uploads`), sorted.
     pub async fn repositories_with(&self, marker: &'static str) -> Result<Vec<String>> {
-        let mut found = Vec::new();
-        match self
-            .walk_repositories(layout::repositories(), String::new(), marker)
-            .await
-        {
-            Ok(repos) => found.extend(repos),
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
-        }
-        found.sort();
-        Ok(found)
+        Ok(self
+            .repository_page(marker, None, usize::MAX)
+            .await?
+            .entries)
     }
 
-    /// Lists `dir` (repository prefix `name`): a directory holding `marker`
-    /// is a repository; other non-underscore children are searched in
-    /// parallel for nested repositories.
-    fn walk_repositories(
+    /// One page of the catalog: up to `n` repositories after `last`,
+    /// in lexical order. Only the part of the tree that can hold the page
+    /// is listed, so a page costs about `n` directory listings however
+    /// large the store is.
+    pub async fn catalog_page(&self, last: Option<&str>, n: usize) -> Result<Page> {
+        // One more than asked tells whether a next page exists.
+        let mut page = self
+            .repository_page("_manifests", last, n.saturating_add(1))
+            .await?;
+        if page.entries.len() > n {
+            page.entries.truncate(n);
+            page.next = page.entries.last().cloned();
+        }
+        Ok(page)
+    }
+
+    async fn repository_page(
         &self,
-        dir: String,
-        name: String,
         marker: &'static str,
-    ) -> BoxFuture<'_, berth_storage::Result<Vec<String>>> {
-        Box::pin(async move {
-            let children = self.driver.list(&dir).await?;
-            let mut found = Vec::new();
-            let mut nested = Vec::new();
-            for child in &children {
-                let base = basename(child);
-                if base == marker {
-                    found.push(name.clone());
-                } else if !base.starts_with('_') {
-                    let child_name = if name.is_empty() {
-                        base.to_string()
-                    } else {
-                        format!("{name}/{base}")
-                    };
-                    nested.push(self.walk_repositories(child.clone(), child_name, marker));
+        last: Option<&str>,
+        n: usize,
+    ) -> Result<Page> {
+        let walk = RepositoryWalk {
+            marker,
+            last: last.map(str::to_string),
+            n,
+            found: BTreeSet::new(),
+        };
+        let root = layout::repositories();
+        let driver = self.driver.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            let mut walk = walk;
+            let result = match driver.local_path(&root) {
+                // A local store is listed with plain system calls on this
+                // one thread: a catalog page is hundreds of small listings.
+                Some(dir) => walk.visit(&root, "", &mut |path: &str| {
+                    let rel = &path[root.len()..];
+                    let full = dir.join(rel.trim_start_matches('/'));
+                    let mut names = Vec::new();
+                    for entry in std::fs::read_dir(full)? {
+                        if let Some(name) = entry?.file_name().to_str() {
+                            names.push(name.to_string());
+                        }
+                    }
+                    Ok(names)
+                }),
+                None => {
+                    let handle = tokio::runtime::Handle::current();
+                    walk.visit(&root, "", &mut |path: &str| {
+                        let children = handle
+                            .block_on(driver.list(path))
+                            .map_err(std::io::Error::other)?;
+                        Ok(children.iter().map(|c| basename(c).to_string()).collect())
+                    })
                 }
-            }
-            for result in futures::future::join_all(nested).await {
-                match result {
-                    Ok(repos) => found.extend(repos),
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(found)
+            };
+            result.map(|()| walk.found)
         })
+        .await
+        .map_err(|e| RegistryError::new(ErrorCode::Unknown, format!("catalog walk failed: {e}")))?;
+        let found = match found {
+            Ok(found) => found,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+            Err(e) => {
+                return Err(RegistryError::new(
+                    ErrorCode::Unknown,
+                    format!("cannot list the repositories in the store: {e}"),
+                ));
+            }
+        };
+        Ok(Page {
+            entries: found.into_iter().take(n).collect(),
+            next: None,
+        })
+    }
+}
+
+/// A depth-first walk of `repositories/` that visits children in lexical
+/// order, skips subtrees that lie wholly at or before `last`, and stops as
+/// soon as no unvisited subtree can hold one of the first `n` names.
+struct RepositoryWalk {
+    marker: &'static str,
+    last: Option<String>,
+    n: usize,
+    found: BTreeSet<String>,
+}
+
+impl RepositoryWalk {
+    /// True when `n` names are found that all sort before `name`: nothing
+    /// at or after `name` can make the page.
+    fn complete_before(&self, name: &str) -> bool {
+        self.found.len() >= self.n
+            && self
+                .found
+                .iter()
+                .nth(self.n - 1)
+                .is_some_and(|nth| nth.as_str() < name)
+    }
+
+    fn visit(
+        &mut self,
+        dir: &str,
+        name: &str,
+        list: &mut dyn FnMut(&str) -> std::io::Result<Vec<String>>,
+    ) -> std::io::Result<()> {
+        let mut children = match list(dir) {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !name.is_empty() => {
+                return Ok(()); // deleted while we walked
+            }
+            Err(e) => return Err(e),
+        };
+        children.sort();
+        if children.iter().any(|c| c == self.marker)
+            && !name.is_empty()
+            && self.last.as_deref().is_none_or(|l| name > l)
+        {
+            self.found.insert(name.to_string());
+            if self.found.len() > self.n {
+                self.found.pop_last();
+            }
+        }
+        for child in children.iter().filter(|c| !c.starts_with('_')) {
+            let child_name = if name.is_empty() {
+                child.clone()
+            } else {
+                format!("{name}/{child}")
+            };
+            // Every name below `child_name` sorts in [child_name, child_name + "0"):
+            // '0' is the byte after '/'.
+            if let Some(last) = &self.last {
+                if last.as_str() >= format!("{child_name}0").as_str() {
+                    continue;
+                }
+            }
+            if self.complete_before(&child_name) {
+                break;
+            }
+            self.visit(&format!("{dir}/{child}"), &child_name, list)?;
+        }
+        Ok(())
     }
 }
 
@@ -122,6 +221,50 @@ mod tests {
 
     fn names(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn walk(names: &[&str], last: Option<&str>, n: usize) -> Vec<String> {
+        // A tree where each name is a repository (holds `_manifests`).
+        let mut tree: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for name in names {
+            let mut dir = String::from("/r");
+            for part in name.split('/') {
+                tree.entry(dir.clone()).or_default().push(part.to_string());
+                dir = format!("{dir}/{part}");
+            }
+            tree.entry(dir).or_default().push("_manifests".into());
+        }
+        let mut w = RepositoryWalk {
+            marker: "_manifests",
+            last: last.map(str::to_string),
+            n,
+            found: BTreeSet::new(),
+        };
+        let mut listed = 0;
+        w.visit("/r", "", &mut |d: &str| {
+            listed += 1;
+            let mut c = tree.get(d).cloned().unwrap_or_default();
+            c.dedup();
+            Ok(c)
+        })
+        .unwrap();
+        w.found.into_iter().take(n).collect()
+    }
+
+    #[test]
+    fn walk_is_lexical_across_separator_quirks() {
+        // '-' and '.' sort before '/': "a-b" < "a.b" < "a/b".
+        let all = ["a", "a/b", "a-b", "a.b", "b/c/d", "b", "ab"];
+        let mut sorted: Vec<String> = all.iter().map(|s| s.to_string()).collect();
+        sorted.sort();
+        assert_eq!(walk(&all, None, 100), sorted);
+        for n in 1..=all.len() {
+            for start in 0..=all.len() {
+                let last = start.checked_sub(1).map(|i| sorted[i].as_str());
+                let want: Vec<String> = sorted.iter().skip(start).take(n).cloned().collect();
+                assert_eq!(walk(&all, last, n), want, "last={last:?} n={n}");
+            }
+        }
     }
 
     #[test]

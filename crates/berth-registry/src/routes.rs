@@ -292,7 +292,7 @@ async fn catalog(registry: &Registry, parts: &Parts) -> Result<Response> {
     }
     let (last, n) = page_params(parts)?;
     let n = n.unwrap_or(CATALOG_PAGE);
-    let page = paginate(registry.repositories().await?, last.as_deref(), Some(n));
+    let page = registry.catalog_page(last.as_deref(), n).await?;
     let link = page.next.map(|l| link_header("/v2/_catalog", &l, n));
     Ok(json_response(
         serde_json::json!({ "repositories": page.entries }),
