@@ -13,7 +13,6 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::io::ReaderStream;
 
 use crate::{ByteStream, FileInfo, FileWriter, Result, StorageDriver, StorageError, path};
 
@@ -21,7 +20,7 @@ const NAME: &str = "filesystem";
 /// Directory under the root for temporary files, invisible to the registry.
 const TMP_DIR: &str = ".berth-tmp";
 /// Read buffer for streaming objects out.
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 
 /// Stores objects as files below `root`.
 #[derive(Debug, Clone)]
@@ -147,7 +146,7 @@ impl StorageDriver for FilesystemDriver {
                 return Ok(Err(offset));
             }
             file.seek(SeekFrom::Start(offset))?;
-            Ok(Ok(file))
+            Ok(Ok((file, len - offset)))
         })
         .await
         .map_err(|e| backend("open", p, e))?
@@ -156,8 +155,8 @@ impl StorageDriver for FilesystemDriver {
             path: owned,
             offset,
         })?;
-        let file = tokio::fs::File::from_std(file);
-        Ok(Box::pin(ReaderStream::with_capacity(file, READ_CHUNK)))
+        let (file, remaining) = file;
+        Ok(Box::pin(read_on_thread(file, remaining)))
     }
 
     async fn writer(&self, p: &str, append: bool) -> Result<Box<dyn FileWriter>> {
@@ -246,6 +245,38 @@ impl StorageDriver for FilesystemDriver {
     fn local_path(&self, p: &str) -> Option<PathBuf> {
         self.full(p).ok()
     }
+}
+
+/// Streams a file from a blocking thread that reads straight into the
+/// buffers it hands out: no second copy, no thread hop per read.
+fn read_on_thread(
+    mut file: fs::File,
+    mut remaining: u64,
+) -> impl futures::Stream<Item = io::Result<Bytes>> + Send {
+    use std::io::Read;
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        while remaining > 0 {
+            let mut buf = bytes::BytesMut::zeroed(remaining.min(READ_CHUNK as u64) as usize);
+            let n = match file.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            buf.truncate(n);
+            remaining = remaining.saturating_sub(n as u64);
+            if tx.blocking_send(Ok(buf.freeze())).is_err() {
+                return; // the reader went away
+            }
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }
 
 enum Message {
