@@ -39,6 +39,8 @@ pub mod media_type {
     pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
     /// OCI uncompressed layer.
     pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+    /// OCI gzip-compressed layer.
+    pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
     /// The OCI empty descriptor (`{}`), the config of artifacts without one.
     pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
     /// Docker image manifest, schema 2.
@@ -136,71 +138,6 @@ pub fn sha256_of_reader(mut reader: impl Read) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let len = io::copy(&mut reader, &mut hasher)?;
     Ok((format!("sha256:{}", hex::encode(hasher.finalize())), len))
-}
-
-/// A deterministic stream of `len` pseudo-random bytes for blobs too big to
-/// hold in memory; the same `seed` always yields the same bytes.
-pub struct GeneratedBlob {
-    block: Vec<u8>,
-    len: u64,
-    pos: u64,
-}
-
-impl GeneratedBlob {
-    const BLOCK: usize = 1 << 20;
-
-    /// A stream of `len` bytes derived from `seed`.
-    pub fn new(len: u64, seed: u64) -> GeneratedBlob {
-        // xorshift64*: cheap, and each 1 MiB block is made distinct below.
-        let mut state = seed | 1;
-        let mut block = Vec::with_capacity(Self::BLOCK);
-        while block.len() < Self::BLOCK {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            block.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-        }
-        GeneratedBlob { block, len, pos: 0 }
-    }
-
-    /// The total length of the stream.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// True for a zero-length stream.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
-impl Read for GeneratedBlob {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let remaining = self.len - self.pos;
-        if remaining == 0 || buf.is_empty() {
-            return Ok(0);
-        }
-        let block_index = self.pos / Self::BLOCK as u64;
-        let offset = (self.pos % Self::BLOCK as u64) as usize;
-        let n = buf
-            .len()
-            .min(Self::BLOCK - offset)
-            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-        buf[..n].copy_from_slice(&self.block[offset..offset + n]);
-        // Stamp the block number over the block's first bytes so that no two
-        // blocks are equal (a registry that mixed up chunks would be caught).
-        let stamp = block_index.to_le_bytes();
-        for (i, byte) in buf[..n].iter_mut().enumerate() {
-            let at = offset + i;
-            if at < stamp.len() {
-                *byte = stamp[at];
-            } else {
-                break;
-            }
-        }
-        self.pos += n as u64;
-        Ok(n)
-    }
 }
 
 /// A content descriptor: what a manifest says about a blob or a manifest.
@@ -726,18 +663,6 @@ mod tests {
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
         assert!(sha512_digest(b"").starts_with("sha512:cf83e1357eefb8bd"));
-    }
-
-    #[test]
-    fn generated_blob_is_deterministic_and_hashes_like_its_bytes() {
-        let mut bytes = Vec::new();
-        GeneratedBlob::new(3 << 20, 7)
-            .read_to_end(&mut bytes)
-            .unwrap();
-        assert_eq!(bytes.len(), 3 << 20);
-        let (digest, len) = sha256_of_reader(GeneratedBlob::new(3 << 20, 7)).unwrap();
-        assert_eq!((digest, len), (sha256_digest(&bytes), 3 << 20));
-        assert_ne!(bytes[..1 << 20], bytes[1 << 20..2 << 20]);
     }
 
     #[test]

@@ -30,29 +30,20 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// Media type of an OCI image manifest.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-/// Media type of an OCI image index.
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-/// Media type of an OCI image config.
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-/// Media type of a gzip-compressed OCI layer.
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+use crate::api::media_type::{OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST};
+use crate::api::{self, Descriptor, sha256_of_reader};
+
+/// One KiB, for layer sizes.
+pub const KIB: u64 = 1024;
+/// One MiB, for layer sizes.
+pub const MIB: u64 = 1024 * KIB;
 
 /// The annotation that names a tag in a layout's `index.json`.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
-/// `sha256:<hex>` of `bytes`.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
 /// `sha256:<hex>` of a file's content, read in a stream.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher)?;
-    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+    sha256_of_reader(File::open(path)?).map(|(digest, _)| digest)
 }
 
 /// The hex part of a `sha256:<hex>` digest; panics on any other algorithm.
@@ -99,23 +90,6 @@ impl Platform {
             platform["variant"] = json!(variant);
         }
         platform
-    }
-}
-
-/// What a blob is, as manifests and `index.json` point at it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Descriptor {
-    /// The blob's media type.
-    pub media_type: String,
-    /// `sha256:<hex>` of the blob's bytes.
-    pub digest: String,
-    /// The blob's length in bytes.
-    pub size: u64,
-}
-
-impl Descriptor {
-    fn to_json(&self) -> Value {
-        json!({ "mediaType": self.media_type, "digest": self.digest, "size": self.size })
     }
 }
 
@@ -251,26 +225,14 @@ impl OciLayout {
     /// digest, and the manifest and every blob present with content that
     /// hashes to its digest.
     pub fn assert_holds_image(&self, tag: &str, image: &Image) {
-        let tagged = self
-            .tagged(tag)
-            .unwrap_or_else(|| panic!("{} has no tag {tag}", self.dir.display()));
-        assert_eq!(
-            tagged.digest, image.manifest.digest,
-            "manifest digest of {tag} changed on the way"
-        );
+        self.assert_tagged(tag, &image.manifest.digest, "manifest");
         self.assert_blobs(&image.manifest.digest, &image.blobs());
     }
 
     /// Panics unless `tag` names exactly `index` here: the same index digest,
     /// and every platform's manifest and blobs present and intact.
     pub fn assert_holds_index(&self, tag: &str, index: &Index) {
-        let tagged = self
-            .tagged(tag)
-            .unwrap_or_else(|| panic!("{} has no tag {tag}", self.dir.display()));
-        assert_eq!(
-            tagged.digest, index.descriptor.digest,
-            "index digest of {tag} changed on the way"
-        );
+        self.assert_tagged(tag, &index.descriptor.digest, "index");
         assert!(
             self.verify_blob(&index.descriptor.digest),
             "index {} missing or corrupt",
@@ -279,6 +241,17 @@ impl OciLayout {
         for image in &index.images {
             self.assert_blobs(&image.manifest.digest, &image.blobs());
         }
+    }
+
+    /// Panics unless `tag` names `digest` (of a `what`: manifest, index).
+    fn assert_tagged(&self, tag: &str, digest: &str, what: &str) {
+        let tagged = self
+            .tagged(tag)
+            .unwrap_or_else(|| panic!("{} has no tag {tag}", self.dir.display()));
+        assert_eq!(
+            tagged.digest, digest,
+            "{what} digest of {tag} changed on the way"
+        );
     }
 
     fn assert_blobs(&self, manifest: &str, blobs: &[Descriptor]) {
@@ -318,13 +291,9 @@ impl OciLayout {
 
     /// Writes `bytes` as a blob and returns its descriptor.
     pub fn write_blob(&self, media_type: &str, bytes: &[u8]) -> Descriptor {
-        let digest = sha256_digest(bytes);
-        std::fs::write(self.blob_path(&digest), bytes).expect("write blob");
-        Descriptor {
-            media_type: media_type.to_owned(),
-            digest,
-            size: bytes.len() as u64,
-        }
+        let descriptor = Descriptor::of(media_type, bytes);
+        std::fs::write(self.blob_path(&descriptor.digest), bytes).expect("write blob");
+        descriptor
     }
 
     /// Builds the layer `spec` describes: a tar holding a directory, a small
@@ -374,11 +343,7 @@ impl OciLayout {
             .persist(self.blob_path(&digest))
             .expect("move layer into place");
         Layer {
-            descriptor: Descriptor {
-                media_type: OCI_LAYER_GZIP.to_owned(),
-                digest,
-                size,
-            },
+            descriptor: Descriptor::new(OCI_LAYER_GZIP, &digest, size),
             diff_id,
         }
     }
@@ -406,12 +371,8 @@ impl OciLayout {
             config["variant"] = json!(variant);
         }
         let config = self.write_blob(OCI_CONFIG, &serde_json::to_vec(&config).expect("config"));
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": config.to_json(),
-            "layers": layers.iter().map(|l| l.descriptor.to_json()).collect::<Vec<_>>(),
-        });
+        let descriptors: Vec<Descriptor> = layers.iter().map(|l| l.descriptor.clone()).collect();
+        let manifest = api::oci_manifest(&config, &descriptors);
         let manifest = self.write_blob(
             OCI_MANIFEST,
             &serde_json::to_vec(&manifest).expect("manifest"),
@@ -600,5 +561,23 @@ impl<W: Write> Write for HashingWriter<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::sha256_digest;
+
+    #[test]
+    fn random_reader_is_deterministic_and_hashes_like_its_bytes() {
+        let mut bytes = Vec::new();
+        RandomReader::new(7, 3 << 20)
+            .read_to_end(&mut bytes)
+            .unwrap();
+        assert_eq!(bytes.len(), 3 << 20);
+        let (digest, len) = sha256_of_reader(RandomReader::new(7, 3 << 20)).unwrap();
+        assert_eq!((digest, len), (sha256_digest(&bytes), 3 << 20));
+        assert_ne!(bytes[..1 << 20], bytes[1 << 20..2 << 20]);
     }
 }

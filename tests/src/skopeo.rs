@@ -21,7 +21,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::image::{OciLayout, sha256_digest};
+use crate::api::media_type::{DOCKER_MANIFEST_LIST, OCI_INDEX};
+use crate::api::sha256_digest;
+use crate::image::OciLayout;
 use crate::peer;
 
 /// How long one skopeo command may run before the test gives up on it.
@@ -99,7 +101,7 @@ pub struct Output {
 pub struct Failure {
     /// The command line, for the report.
     pub command: String,
-    /// How it ended (`None` when it was killed after [`COMMAND_LIMIT`]).
+    /// How it ended (`None` when it ran too long and was killed).
     pub status: Option<ExitStatus>,
     /// Standard output.
     pub stdout: String,
@@ -205,36 +207,54 @@ impl Skopeo {
         }
     }
 
-    /// Copies `tag` from `layout` to `dest` (`docker://HOST/repo:tag`);
-    /// `all` copies every image of an index (`--all`).
-    pub fn try_push(
+    /// `skopeo copy [--all] FLAGS SRC DEST`, with `flags` for the registry side.
+    fn copy(
         &self,
-        layout: &OciLayout,
-        tag: &str,
+        src: &str,
         dest: &str,
-        access: &Access,
+        flags: Vec<OsString>,
         all: bool,
     ) -> Result<Output, Failure> {
         let mut args: Vec<OsString> = vec!["copy".into()];
         if all {
             args.push("--all".into());
         }
-        args.extend(access.flags("dest-"));
-        args.push(layout.reference(tag).into());
-        args.push(dest.into());
+        args.extend(flags);
+        args.extend([src.into(), dest.into()]);
         self.run(args)
     }
 
-    /// [`Skopeo::try_push`], panicking with skopeo's stderr on failure.
-    pub fn push(
+    /// `skopeo COMMAND… FLAGS REFERENCE`, for a command on one registry image.
+    fn run_on(
+        &self,
+        command: &[&str],
+        reference: &str,
+        access: &Access,
+    ) -> Result<Output, Failure> {
+        let mut args: Vec<OsString> = command.iter().map(OsString::from).collect();
+        args.extend(access.flags(""));
+        args.push(reference.into());
+        self.run(args)
+    }
+
+    /// Copies `tag` from `layout` to `dest` (`docker://HOST/repo:tag`); when
+    /// the tag names an index, every image of it (`--all`).
+    pub fn try_push(
         &self,
         layout: &OciLayout,
         tag: &str,
         dest: &str,
         access: &Access,
-        all: bool,
-    ) -> Output {
-        self.try_push(layout, tag, dest, access, all)
+    ) -> Result<Output, Failure> {
+        let all = layout
+            .tagged(tag)
+            .is_some_and(|d| [OCI_INDEX, DOCKER_MANIFEST_LIST].contains(&d.media_type.as_str()));
+        self.copy(&layout.reference(tag), dest, access.flags("dest-"), all)
+    }
+
+    /// [`Skopeo::try_push`], panicking with skopeo's stderr on failure.
+    pub fn push(&self, layout: &OciLayout, tag: &str, dest: &str, access: &Access) -> Output {
+        self.try_push(layout, tag, dest, access)
             .unwrap_or_else(|failure| panic!("push failed: {failure}"))
     }
 
@@ -247,14 +267,9 @@ impl Skopeo {
         access: &Access,
         all: bool,
     ) -> Result<OciLayout, Failure> {
-        let mut args: Vec<OsString> = vec!["copy".into()];
-        if all {
-            args.push("--all".into());
-        }
-        args.extend(access.flags("src-"));
-        args.push(src.into());
-        args.push(format!("oci:{}:{tag}", dir.display()).into());
-        self.run(args).map(|_| OciLayout::open(dir))
+        let layout = OciLayout::open(dir);
+        self.copy(src, &layout.reference(tag), access.flags("src-"), all)
+            .map(|_| layout)
     }
 
     /// [`Skopeo::try_pull`], panicking with skopeo's stderr on failure.
@@ -266,12 +281,10 @@ impl Skopeo {
     /// The manifest (or index) bytes exactly as the registry serves them:
     /// `skopeo inspect --raw`.
     pub fn try_inspect_raw(&self, reference: &str, access: &Access) -> Result<Vec<u8>, Failure> {
-        let mut args: Vec<OsString> = vec!["inspect".into(), "--raw".into()];
-        args.extend(access.flags(""));
-        args.push(reference.into());
         // skopeo writes the raw bytes unchanged, so their digest is the
         // manifest's digest.
-        self.run(args).map(|out| out.stdout.into_bytes())
+        self.run_on(&["inspect", "--raw"], reference, access)
+            .map(|out| out.stdout.into_bytes())
     }
 
     /// [`Skopeo::try_inspect_raw`], panicking with skopeo's stderr on failure.
@@ -289,10 +302,7 @@ impl Skopeo {
 
     /// The tags of `repository` (`docker://HOST/repo`), sorted.
     pub fn try_list_tags(&self, repository: &str, access: &Access) -> Result<Vec<String>, Failure> {
-        let mut args: Vec<OsString> = vec!["list-tags".into()];
-        args.extend(access.flags(""));
-        args.push(repository.into());
-        let out = self.run(args)?;
+        let out = self.run_on(&["list-tags"], repository, access)?;
         let listing: serde_json::Value = serde_json::from_str(&out.stdout)
             .unwrap_or_else(|e| panic!("list-tags printed no JSON ({e}): {}", out.stdout));
         let mut tags: Vec<String> = listing["Tags"]
@@ -316,10 +326,7 @@ impl Skopeo {
     /// Deletes the manifest `reference` names (`skopeo delete`): skopeo
     /// resolves a tag to its digest and deletes the manifest by digest.
     pub fn try_delete(&self, reference: &str, access: &Access) -> Result<Output, Failure> {
-        let mut args: Vec<OsString> = vec!["delete".into()];
-        args.extend(access.flags(""));
-        args.push(reference.into());
-        self.run(args)
+        self.run_on(&["delete"], reference, access)
     }
 
     /// [`Skopeo::try_delete`], panicking with skopeo's stderr on failure.

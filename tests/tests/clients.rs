@@ -1,36 +1,18 @@
 //! skopeo, a real registry client, against the registry: push, pull, tags,
 //! delete, blob reuse, basic auth and TLS.
 //!
-//! Every test runs against `berthd` (module `berthd`) and, as the reference
-//! that proves the test itself right, against CNCF Distribution (module
-//! `distribution`): `cargo nextest run -p berth-e2e --test clients distribution::`.
+//! Every test runs against `berthd` (`<test>::berthd`) and, as the reference
+//! that proves the test itself right, against CNCF Distribution
+//! (`<test>::distribution`): `cargo nextest run -p berth-e2e --test clients ::distribution`.
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use berth_e2e::image::{LayerSpec, OciLayout, Platform};
-use berth_e2e::peer;
+use berth_e2e::credentials;
+use berth_e2e::image::{KIB, LayerSpec, MIB, OciLayout, Platform};
+use berth_e2e::on_both;
 use berth_e2e::registry::{Kind, Options, Registry};
-use berth_e2e::skopeo::{Access, Skopeo, docker};
+use berth_e2e::skopeo::{Access, Failure, Skopeo, docker};
+use berth_e2e::store::Store;
 
-const KIB: u64 = 1024;
-const MIB: u64 = 1024 * KIB;
-
-/// Generates one `#[test]` per registry kind for each scenario function.
-macro_rules! against_both {
-    ($($scenario:ident),* $(,)?) => {
-        mod berthd {
-            $(#[test] fn $scenario() { super::$scenario(super::Kind::Berthd) })*
-        }
-        mod distribution {
-            $(#[test] fn $scenario() { super::$scenario(super::Kind::Distribution) })*
-        }
-    };
-}
-
-against_both!(
+on_both!(
     multi_layer_image_round_trips,
     multi_arch_index_round_trips,
     tags_are_listed_and_delete_removes_the_manifest,
@@ -40,20 +22,48 @@ against_both!(
     tls_push_verifies_against_the_ca,
 );
 
-/// The peers every scenario needs; `None` (outside CI) when one is missing.
-fn start(kind: Kind, options: Options) -> Option<(Skopeo, Registry)> {
+/// What every scenario starts from: skopeo, the registry, and the `source`
+/// layout images are built into, in a scratch directory.
+struct Setup {
+    skopeo: Skopeo,
+    registry: Registry,
+    source: OciLayout,
+    work: tempfile::TempDir,
+}
+
+/// Starts the peers every scenario needs; `None` (outside CI) when one is
+/// missing.
+fn start(kind: Kind, options: Options) -> Option<Setup> {
     let skopeo = Skopeo::find()?;
     let registry = Registry::start(kind, options)?;
-    Some((skopeo, registry))
+    let work = tempfile::tempdir().unwrap();
+    let source = OciLayout::create(work.path().join("source"));
+    Some(Setup {
+        skopeo,
+        registry,
+        source,
+        work,
+    })
+}
+
+impl Setup {
+    /// `docker://HOST/name` on the registry.
+    fn remote(&self, name: &str) -> String {
+        docker(&self.registry.host(), name)
+    }
+
+    /// Pulls `tag` of `remote` into a fresh layout in the scratch directory.
+    fn pull(&self, remote: &str, tag: &str, access: &Access, all: bool) -> OciLayout {
+        let dir = self.work.path().join("pulled");
+        self.skopeo.pull(remote, &dir, tag, access, all)
+    }
 }
 
 fn multi_layer_image_round_trips(kind: Kind) {
-    let Some((skopeo, registry)) = start(kind, Options::default()) else {
+    let Some(s) = start(kind, Options::default()) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let source = OciLayout::create(work.path().join("source"));
-    let image = source.add_image(
+    let image = s.source.add_image(
         "v1",
         Platform::LINUX_AMD64,
         &[
@@ -64,32 +74,27 @@ fn multi_layer_image_round_trips(kind: Kind) {
         ],
     );
     assert!(image.layers[3].descriptor.size >= 20 * MIB);
-    let remote = docker(&registry.host(), "e2e/multilayer:v1");
+    let remote = s.remote("e2e/multilayer:v1");
     let access = Access::insecure();
 
-    skopeo.push(&source, "v1", &remote, &access, false);
+    s.skopeo.push(&s.source, "v1", &remote, &access);
 
     assert_eq!(
-        skopeo.inspect_raw(&remote, &access),
-        source.read_blob(&image.manifest.digest),
+        s.skopeo.inspect_raw(&remote, &access),
+        s.source.read_blob(&image.manifest.digest),
         "the registry serves the manifest bytes it was given"
     );
-    let pulled = skopeo.pull(&remote, &work.path().join("pulled"), "v1", &access, false);
+    let pulled = s.pull(&remote, "v1", &access, false);
     pulled.assert_holds_image("v1", &image);
-    let by_digest = docker(
-        &registry.host(),
-        &format!("e2e/multilayer@{}", image.manifest.digest),
-    );
-    assert_eq!(skopeo.digest(&by_digest, &access), image.manifest.digest);
+    let by_digest = s.remote(&format!("e2e/multilayer@{}", image.manifest.digest));
+    assert_eq!(s.skopeo.digest(&by_digest, &access), image.manifest.digest);
 }
 
 fn multi_arch_index_round_trips(kind: Kind) {
-    let Some((skopeo, registry)) = start(kind, Options::default()) else {
+    let Some(s) = start(kind, Options::default()) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let source = OciLayout::create(work.path().join("source"));
-    let index = source.add_index(
+    let index = s.source.add_index(
         "multi",
         &[
             Platform::LINUX_AMD64,
@@ -100,70 +105,69 @@ fn multi_arch_index_round_trips(kind: Kind) {
         22,
         256 * KIB,
     );
-    let remote = docker(&registry.host(), "e2e/multiarch:multi");
+    let remote = s.remote("e2e/multiarch:multi");
     let access = Access::insecure();
 
-    skopeo.push(&source, "multi", &remote, &access, true);
+    s.skopeo.push(&s.source, "multi", &remote, &access);
 
     assert_eq!(
-        skopeo.digest(&remote, &access),
+        s.skopeo.digest(&remote, &access),
         index.descriptor.digest,
         "the tag resolves to the index that was pushed"
     );
     for image in &index.images {
-        let by_digest = docker(
-            &registry.host(),
-            &format!("e2e/multiarch@{}", image.manifest.digest),
-        );
+        let by_digest = s.remote(&format!("e2e/multiarch@{}", image.manifest.digest));
         assert_eq!(
-            skopeo.inspect_raw(&by_digest, &access),
-            source.read_blob(&image.manifest.digest),
+            s.skopeo.inspect_raw(&by_digest, &access),
+            s.source.read_blob(&image.manifest.digest),
             "the {:?} manifest is served by digest, byte for byte",
             image.platform
         );
     }
-    let pulled = skopeo.pull(&remote, &work.path().join("pulled"), "multi", &access, true);
+    let pulled = s.pull(&remote, "multi", &access, true);
     pulled.assert_holds_index("multi", &index);
 }
 
 fn tags_are_listed_and_delete_removes_the_manifest(kind: Kind) {
-    let Some((skopeo, registry)) = start(kind, Options::default()) else {
+    let Some(s) = start(kind, Options::default()) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let source = OciLayout::create(work.path().join("source"));
-    let first = source.add_image("v1", Platform::LINUX_AMD64, &[LayerSpec::new(31, 64 * KIB)]);
-    source.tag("v2", &first.manifest);
-    let doomed = source.add_image("v3", Platform::LINUX_AMD64, &[LayerSpec::new(32, 64 * KIB)]);
-    let host = registry.host();
+    let first = s
+        .source
+        .add_image("v1", Platform::LINUX_AMD64, &[LayerSpec::new(31, 64 * KIB)]);
+    s.source.tag("v2", &first.manifest);
+    let doomed = s
+        .source
+        .add_image("v3", Platform::LINUX_AMD64, &[LayerSpec::new(32, 64 * KIB)]);
     let access = Access::insecure();
     for tag in ["v1", "v2", "v3"] {
-        skopeo.push(
-            &source,
+        s.skopeo.push(
+            &s.source,
             tag,
-            &docker(&host, &format!("e2e/tags:{tag}")),
+            &s.remote(&format!("e2e/tags:{tag}")),
             &access,
-            false,
         );
     }
 
     assert_eq!(
-        skopeo.list_tags(&docker(&host, "e2e/tags"), &access),
+        s.skopeo.list_tags(&s.remote("e2e/tags"), &access),
         ["v1", "v2", "v3"]
     );
 
-    skopeo.delete(&docker(&host, "e2e/tags:v3"), &access);
+    s.skopeo.delete(&s.remote("e2e/tags:v3"), &access);
 
-    let gone = skopeo
-        .try_inspect_raw(&docker(&host, "e2e/tags:v3"), &access)
+    let gone = s
+        .skopeo
+        .try_inspect_raw(&s.remote("e2e/tags:v3"), &access)
         .expect_err("a deleted tag no longer resolves");
     assert!(
         gone.stderr.contains("manifest unknown"),
         "inspect of a deleted tag fails with `manifest unknown`: {gone}"
     );
-    let by_digest = skopeo
+    let by_digest = s
+        .skopeo
         .try_inspect_raw(
-            &docker(&host, &format!("e2e/tags@{}", doomed.manifest.digest)),
+            &s.remote(&format!("e2e/tags@{}", doomed.manifest.digest)),
             &access,
         )
         .expect_err("a deleted manifest is not served by digest");
@@ -172,12 +176,12 @@ fn tags_are_listed_and_delete_removes_the_manifest(kind: Kind) {
         "inspect of a deleted manifest fails with `manifest unknown`: {by_digest}"
     );
     assert_eq!(
-        skopeo.list_tags(&docker(&host, "e2e/tags"), &access),
+        s.skopeo.list_tags(&s.remote("e2e/tags"), &access),
         ["v1", "v2"],
         "the deleted manifest's tag is gone from the list, the others stay"
     );
     assert_eq!(
-        skopeo.digest(&docker(&host, "e2e/tags:v2"), &access),
+        s.skopeo.digest(&s.remote("e2e/tags:v2"), &access),
         first.manifest.digest
     );
 }
@@ -187,17 +191,18 @@ fn delete_is_refused_when_deletes_are_disabled(kind: Kind) {
         delete_enabled: false,
         ..Options::default()
     };
-    let Some((skopeo, registry)) = start(kind, options) else {
+    let Some(s) = start(kind, options) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let source = OciLayout::create(work.path().join("source"));
-    let image = source.add_image("v1", Platform::LINUX_AMD64, &[LayerSpec::new(41, 4 * KIB)]);
-    let remote = docker(&registry.host(), "e2e/keep:v1");
+    let image = s
+        .source
+        .add_image("v1", Platform::LINUX_AMD64, &[LayerSpec::new(41, 4 * KIB)]);
+    let remote = s.remote("e2e/keep:v1");
     let access = Access::insecure();
-    skopeo.push(&source, "v1", &remote, &access, false);
+    s.skopeo.push(&s.source, "v1", &remote, &access);
 
-    let refused = skopeo
+    let refused = s
+        .skopeo
         .try_delete(&remote, &access)
         .expect_err("delete fails while storage.delete.enabled is false");
     // Distribution answers 405 with the UNSUPPORTED error code.
@@ -205,24 +210,23 @@ fn delete_is_refused_when_deletes_are_disabled(kind: Kind) {
         refused.stderr.contains("unsupported") || refused.stderr.contains("405"),
         "the refusal names the operation as unsupported: {refused}"
     );
-    assert_eq!(skopeo.digest(&remote, &access), image.manifest.digest);
+    assert_eq!(s.skopeo.digest(&remote, &access), image.manifest.digest);
 }
 
 fn second_push_reuses_every_blob(kind: Kind) {
-    let Some((skopeo, registry)) = start(kind, Options::default()) else {
+    let Some(s) = start(kind, Options::default()) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let source = OciLayout::create(work.path().join("source"));
-    let image = source.add_image(
+    let image = s.source.add_image(
         "v1",
         Platform::LINUX_AMD64,
         &[LayerSpec::new(51, 512 * KIB), LayerSpec::new(52, 4 * MIB)],
     );
-    let remote = docker(&registry.host(), "e2e/again:v1");
+    let remote = s.remote("e2e/again:v1");
     let access = Access::insecure();
-    skopeo.push(&source, "v1", &remote, &access, false);
-    let blobs_before = blob_files(registry.root());
+    s.skopeo.push(&s.source, "v1", &remote, &access);
+    let store = Store::new(s.registry.root());
+    let blobs_before = store.blob_files();
     assert_eq!(
         blobs_before.len(),
         image.layers.len() + 2,
@@ -231,12 +235,13 @@ fn second_push_reuses_every_blob(kind: Kind) {
 
     // skopeo says which blobs it skipped only in its debug log when it is
     // not writing to a terminal.
-    let again = skopeo
+    let again = s
+        .skopeo
         .run([
             "--debug".into(),
             "copy".into(),
             "--dest-tls-verify=false".into(),
-            source.reference("v1"),
+            s.source.reference("v1"),
             remote.clone(),
         ])
         .unwrap_or_else(|failure| panic!("second push failed: {failure}"));
@@ -253,64 +258,59 @@ fn second_push_reuses_every_blob(kind: Kind) {
         "no upload is started when every blob is already there; skopeo printed:\n{printed}"
     );
     assert_eq!(
-        blob_files(registry.root()),
+        store.blob_files(),
         blobs_before,
         "a repeated push leaves every stored blob untouched"
     );
-    assert_eq!(skopeo.digest(&remote, &access), image.manifest.digest);
+    assert_eq!(s.skopeo.digest(&remote, &access), image.manifest.digest);
 }
 
 fn basic_auth_gates_pushes(kind: Kind) {
-    let Some(htpasswd) = peer::require("htpasswd", "apache2-utils") else {
+    let secrets = tempfile::tempdir().unwrap();
+    let Some(file) = credentials::htpasswd(secrets.path(), "berth", "s3cret-pass") else {
         return;
     };
-    let secrets = tempfile::tempdir().unwrap();
-    let file = secrets.path().join("htpasswd");
-    let entry = Command::new(htpasswd)
-        .args(["-Bbn", "berth", "s3cret-pass"])
-        .output()
-        .expect("run htpasswd");
-    assert!(entry.status.success(), "htpasswd failed: {entry:?}");
-    std::fs::write(&file, &entry.stdout).unwrap();
     let options = Options {
         htpasswd: Some(file),
         ..Options::default()
     };
-    let Some((skopeo, registry)) = start(kind, options) else {
+    let Some(s) = start(kind, options) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let source = OciLayout::create(work.path().join("source"));
-    let image = source.add_image("v1", Platform::LINUX_AMD64, &[LayerSpec::new(61, 32 * KIB)]);
-    let remote = docker(&registry.host(), "e2e/private:v1");
+    let image = s
+        .source
+        .add_image("v1", Platform::LINUX_AMD64, &[LayerSpec::new(61, 32 * KIB)]);
+    let remote = s.remote("e2e/private:v1");
 
-    let anonymous = skopeo
-        .try_push(&source, "v1", &remote, &Access::insecure(), false)
+    let anonymous = s
+        .skopeo
+        .try_push(&s.source, "v1", &remote, &Access::insecure())
         .expect_err("a push without credentials is refused");
     assert_auth_error(&anonymous);
-    let wrong = skopeo
+    let wrong = s
+        .skopeo
         .try_push(
-            &source,
+            &s.source,
             "v1",
             &remote,
             &Access::insecure().with_creds("berth", "wrong-pass"),
-            false,
         )
         .expect_err("a push with a wrong password is refused");
     assert_auth_error(&wrong);
 
     let access = Access::insecure().with_creds("berth", "s3cret-pass");
-    skopeo.push(&source, "v1", &remote, &access, false);
+    s.skopeo.push(&s.source, "v1", &remote, &access);
 
-    let pulled = skopeo.pull(&remote, &work.path().join("pulled"), "v1", &access, false);
+    let pulled = s.pull(&remote, "v1", &access, false);
     pulled.assert_holds_image("v1", &image);
-    let denied = skopeo
+    let denied = s
+        .skopeo
         .try_inspect_raw(&remote, &Access::insecure())
         .expect_err("reads need credentials too");
     assert_auth_error(&denied);
 }
 
-fn assert_auth_error(failure: &berth_e2e::skopeo::Failure) {
+fn assert_auth_error(failure: &Failure) {
     let said = failure.stderr.to_lowercase();
     assert!(
         said.contains("authentication required") || said.contains("unauthorized"),
@@ -319,29 +319,29 @@ fn assert_auth_error(failure: &berth_e2e::skopeo::Failure) {
 }
 
 fn tls_push_verifies_against_the_ca(kind: Kind) {
-    let Some(openssl) = peer::require("openssl", "openssl") else {
+    let pki = tempfile::tempdir().unwrap();
+    let Some(certs) = credentials::issue_server_certificate(pki.path()) else {
         return;
     };
-    let pki = tempfile::tempdir().unwrap();
-    let certs = issue_server_certificate(&openssl, pki.path());
     let options = Options {
-        tls: Some((certs.server_cert.clone(), certs.server_key.clone())),
+        tls: Some((certs.cert.clone(), certs.key.clone())),
         ..Options::default()
     };
-    let Some((skopeo, registry)) = start(kind, options) else {
+    let Some(s) = start(kind, options) else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let source = OciLayout::create(work.path().join("source"));
-    let image = source.add_image("v1", Platform::LINUX_AMD64, &[LayerSpec::new(71, 32 * KIB)]);
-    let remote = docker(&registry.host(), "e2e/secure:v1");
+    let image = s
+        .source
+        .add_image("v1", Platform::LINUX_AMD64, &[LayerSpec::new(71, 32 * KIB)]);
+    let remote = s.remote("e2e/secure:v1");
 
     let untrusted = Access {
         tls_verify: true,
         ..Access::default()
     };
-    let refused = skopeo
-        .try_push(&source, "v1", &remote, &untrusted, false)
+    let refused = s
+        .skopeo
+        .try_push(&s.source, "v1", &remote, &untrusted)
         .expect_err("without the CA the registry's certificate is not trusted");
     assert!(
         refused
@@ -351,116 +351,8 @@ fn tls_push_verifies_against_the_ca(kind: Kind) {
     );
 
     let trusted = Access::verified(&certs.ca_dir);
-    skopeo.push(&source, "v1", &remote, &trusted, false);
+    s.skopeo.push(&s.source, "v1", &remote, &trusted);
 
-    let pulled = skopeo.pull(&remote, &work.path().join("pulled"), "v1", &trusted, false);
+    let pulled = s.pull(&remote, "v1", &trusted, false);
     pulled.assert_holds_image("v1", &image);
-}
-
-/// A CA in a skopeo cert dir (`ca.crt`) and a server certificate it signed.
-struct ServerCertificate {
-    ca_dir: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-}
-
-/// Makes a CA and a server certificate for 127.0.0.1 (SAN IP:127.0.0.1)
-/// with openssl, as an admin would for a private registry.
-fn issue_server_certificate(openssl: &Path, dir: &Path) -> ServerCertificate {
-    let ca_dir = dir.join("ca");
-    std::fs::create_dir_all(&ca_dir).unwrap();
-    let ca_cert = ca_dir.join("ca.crt");
-    let ca_key = dir.join("ca.key");
-    let server_cert = dir.join("server.crt");
-    let server_key = dir.join("server.key");
-    let csr = dir.join("server.csr");
-    let ext = dir.join("server.ext");
-    std::fs::write(
-        &ext,
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let path = |p: &Path| p.to_str().expect("temporary paths are UTF-8").to_owned();
-    let run = |args: &[&str]| {
-        let out = Command::new(openssl)
-            .args(args)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let p256 = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let (ca_cert_s, ca_key_s) = (path(&ca_cert), path(&ca_key));
-    let (server_cert_s, server_key_s) = (path(&server_cert), path(&server_key));
-    let (csr_s, ext_s) = (path(&csr), path(&ext));
-    run(&[
-        &["req", "-x509", "-days", "2", "-subj", "/CN=Berth e2e CA"],
-        &p256[..],
-        &["-addext", "basicConstraints=critical,CA:TRUE"],
-        &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-        &["-keyout", &ca_key_s, "-out", &ca_cert_s],
-    ]
-    .concat());
-    run(&[
-        &["req", "-new", "-subj", "/CN=127.0.0.1"],
-        &p256[..],
-        &["-keyout", &server_key_s, "-out", &csr_s],
-    ]
-    .concat());
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        &csr_s,
-        "-CA",
-        &ca_cert_s,
-        "-CAkey",
-        &ca_key_s,
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        &ext_s,
-        "-out",
-        &server_cert_s,
-    ]);
-    ServerCertificate {
-        ca_dir,
-        server_cert,
-        server_key,
-    }
-}
-
-/// Every blob `data` file in a filesystem store, with what would change if
-/// it were written again: inode, size and modification time.
-fn blob_files(root: &Path) -> BTreeMap<PathBuf, (u64, u64, i64, i64)> {
-    let mut files = BTreeMap::new();
-    let mut pending = vec![root.join("docker/registry/v2/blobs")];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.map(Result::unwrap) {
-            let meta = entry.metadata().unwrap();
-            if meta.is_dir() {
-                pending.push(entry.path());
-            } else {
-                files.insert(
-                    entry.path(),
-                    (meta.ino(), meta.size(), meta.mtime(), meta.mtime_nsec()),
-                );
-            }
-        }
-    }
-    files
 }

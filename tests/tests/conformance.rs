@@ -2,9 +2,11 @@
 //! and every error a client can meet, checked against `berthd` and, where
 //! Distribution 2.8 implements the part in question, against Distribution too.
 //!
-//! Each check is a plain function taking the [`Kind`] of registry; the
-//! `on_both!` and `on_berthd!` lines below each function turn it into one
-//! `#[test]` per registry (`<check>::berthd`, `<check>::distribution`).
+//! Each check is a plain function; the `on_both!` and `on_berthd!` lines
+//! below each function turn it into one `#[test]` per registry
+//! (`<check>::berthd`, `<check>::distribution`). A check taking the `&Api`
+//! (and `&Registry`) runs against a registry started with default options;
+//! one taking the [`Kind`] starts its own.
 //! Distribution is the reference: where both run, both must give the same
 //! answers. A check that runs on berthd only says which Distribution 2.8 gap
 //! keeps it there.
@@ -16,49 +18,22 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Barrier;
 use std::time::Duration;
 
 use berth_e2e::api::{
-    self, Api, Descriptor, GeneratedBlob, assert_error, header, media_type, raw_request,
-    sha256_digest, sha512_digest, text, with_query,
+    self, Api, Descriptor, assert_error, header, media_type, raw_request, sha256_digest,
+    sha512_digest, text, with_query,
 };
-use berth_e2e::peer;
+use berth_e2e::image::RandomReader;
+use berth_e2e::memory::assert_peak_rss_below;
 use berth_e2e::registry::{Kind, Options, Registry};
+use berth_e2e::store::walk;
+use berth_e2e::{credentials, on_berthd, on_both};
 use rand::RngCore;
 use reqwest::blocking::Response;
 use reqwest::header::{ACCEPT, CONTENT_RANGE, CONTENT_TYPE, RANGE};
 use serde_json::{Value, json};
-
-/// One `#[test]` per registry for each named check.
-macro_rules! on_both {
-    ($($check:ident),+ $(,)?) => {$(
-        mod $check {
-            #[test]
-            fn berthd() {
-                super::$check(super::Kind::Berthd)
-            }
-            #[test]
-            fn distribution() {
-                super::$check(super::Kind::Distribution)
-            }
-        }
-    )+};
-}
-
-/// A `#[test]` against berthd only, for checks Distribution 2.8 fails by a
-/// known gap (each use says which).
-macro_rules! on_berthd {
-    ($($check:ident),+ $(,)?) => {$(
-        mod $check {
-            #[test]
-            fn berthd() {
-                super::$check(super::Kind::Berthd)
-            }
-        }
-    )+};
-}
 
 // ---------------------------------------------------------------------------
 // Fixtures
@@ -67,16 +42,9 @@ macro_rules! on_berthd {
 /// Starts a registry of `kind`; `None` when Distribution is not installed
 /// (outside CI), so the test is skipped.
 fn start(kind: Kind, options: Options) -> Option<(Registry, Api)> {
-    let registry = match kind {
-        Kind::Berthd => Registry::berthd(options),
-        Kind::Distribution => Registry::distribution(options)?,
-    };
+    let registry = Registry::start(kind, options)?;
     let api = Api::new(registry.url());
     Some((registry, api))
-}
-
-fn start_default(kind: Kind) -> Option<(Registry, Api)> {
-    start(kind, Options::default())
 }
 
 fn random_bytes(len: usize) -> Vec<u8> {
@@ -221,6 +189,14 @@ fn assert_manifest_served(api: &Api, repo: &str, reference: &str, media_type: &s
     );
 }
 
+/// PUTs a manifest under `tag` (see [`put_manifest_created`]) and asserts
+/// it is served, byte for byte, by the tag and by its digest.
+fn assert_manifest_round_trips(api: &Api, repo: &str, tag: &str, media_type: &str, body: &[u8]) {
+    let digest = put_manifest_created(api, repo, tag, media_type, body);
+    assert_manifest_served(api, repo, tag, media_type, body);
+    assert_manifest_served(api, repo, &digest, media_type, body);
+}
+
 /// Asserts GET `repo:reference` is 404 with `MANIFEST_UNKNOWN`.
 fn assert_manifest_absent(api: &Api, repo: &str, reference: &str) {
     assert_error(api.get_manifest(repo, reference), 404, "MANIFEST_UNKNOWN");
@@ -234,25 +210,6 @@ fn assert_error_body_if_json(what: &str, status: u16, content_type: &str, body: 
     if looks_json {
         api::check_error_answer(status, body).unwrap_or_else(|e| panic!("{what}: {e}"));
     }
-}
-
-/// Every file and directory under `dir`, recursively.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                pending.push(path.clone());
-            }
-            found.push(path);
-        }
-    }
-    found
 }
 
 /// Asserts no file or directory whose name contains `marker` exists in the
@@ -304,6 +261,48 @@ fn next_link(resp: &Response) -> Option<String> {
     Some(link[start + 1..end].to_owned())
 }
 
+/// The `field` array (`tags`, `repositories`) of a listing answer, in order.
+fn listed(resp: Response, field: &str) -> Vec<String> {
+    let listing: Value = resp.json().unwrap();
+    serde_json::from_value(listing[field].clone()).unwrap_or_else(|e| panic!("{field} array: {e}"))
+}
+
+/// The tags of a `tags/list` answer, as a set.
+fn tag_set(list: &Value) -> BTreeSet<&str> {
+    list["tags"]
+        .as_array()
+        .expect("tags array")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// Pages through the listing at `path` (`…/tags/list` or `/v2/_catalog`)
+/// `n` entries at a time by following `Link: <…>; rel="next"`, checking
+/// each link keeps the path and `n` and goes on after the page's last
+/// entry; returns each page's `field` entries.
+fn follow_pages(api: &Api, path: &str, n: usize, field: &str) -> Vec<Vec<String>> {
+    let mut url = api.url(&format!("{path}?n={n}"));
+    let mut pages = Vec::new();
+    loop {
+        let resp = api.client().get(&url).send().unwrap();
+        assert_eq!(resp.status(), 200, "GET {url}");
+        let next = next_link(&resp);
+        let page = listed(resp, field);
+        pages.push(page.clone());
+        let Some(next) = next else {
+            return pages;
+        };
+        let next = api.resolve(&next);
+        assert_eq!(target_of(&next).split('?').next(), Some(path), "Link path");
+        let query = query_of(&next);
+        assert_eq!(query.get("n"), Some(&n.to_string()), "Link n: {next}");
+        assert_eq!(query.get("last"), page.last(), "Link last: {next}");
+        url = next;
+        assert!(pages.len() < 10, "pagination does not end");
+    }
+}
+
 /// Query parameters of a URL.
 fn query_of(url: &str) -> BTreeMap<String, String> {
     reqwest::Url::parse(url)
@@ -318,10 +317,7 @@ fn query_of(url: &str) -> BTreeMap<String, String> {
 // ---------------------------------------------------------------------------
 
 /// `GET /v2/` answers 200 and names the API version.
-fn api_version_check(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn api_version_check(api: &Api) {
     let resp = api.get("/v2/");
     assert_eq!(resp.status(), 200, "GET /v2/");
     assert_eq!(
@@ -337,10 +333,7 @@ on_both!(api_version_check);
 // ---------------------------------------------------------------------------
 
 /// HEAD and GET of a pushed blob: length, digest, exact content.
-fn blob_head_and_get(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn blob_head_and_get(api: &Api) {
     let repo = "blobs/pull";
     let bytes = random_bytes(10_000);
     let digest = api.push_blob(repo, &bytes);
@@ -375,10 +368,7 @@ fn blob_head_and_get(kind: Kind) {
 on_both!(blob_head_and_get);
 
 /// `Range: bytes=a-b` on a blob answers 206 with exactly those bytes.
-fn blob_get_range(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn blob_get_range(api: &Api) {
     let repo = "blobs/range";
     let bytes = random_bytes(5000);
     let digest = api.push_blob(repo, &bytes);
@@ -441,10 +431,7 @@ fn blob_get_range(kind: Kind) {
 on_both!(blob_get_range);
 
 /// A blob never pushed is 404 `BLOB_UNKNOWN`, in a known and an unknown repository.
-fn blob_unknown(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn blob_unknown(api: &Api) {
     api.push_blob("blobs/known", b"something else");
     let missing = sha256_digest(b"never pushed");
     for repo in ["blobs/known", "blobs/never-created"] {
@@ -459,10 +446,7 @@ fn blob_unknown(kind: Kind) {
 on_both!(blob_unknown);
 
 /// DELETE of a blob answers 202; afterwards it is gone (404 `BLOB_UNKNOWN`).
-fn blob_delete(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn blob_delete(api: &Api) {
     let repo = "blobs/delete";
     let bytes = random_bytes(300);
     let digest = api.push_blob(repo, &bytes);
@@ -494,12 +478,9 @@ on_both!(blob_delete);
 /// Blobs and manifests belong to the repositories they were pushed to: the
 /// same digest is unknown in another repository, even one sharing the store,
 /// and a manifest there cannot reference it.
-fn content_scoped_to_repository(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
-    let (_, manifest) = push_oci_image(&api, "scope/owner", "latest");
-    let (config, layers) = push_image_blobs(&api, "scope/owner", false);
+fn content_scoped_to_repository(api: &Api) {
+    let (_, manifest) = push_oci_image(api, "scope/owner", "latest");
+    let (config, layers) = push_image_blobs(api, "scope/owner", false);
     api.push_blob("scope/stranger", b"the repository exists");
 
     assert_error(
@@ -512,7 +493,7 @@ fn content_scoped_to_repository(kind: Kind) {
         404,
         "HEAD a blob of another repository"
     );
-    assert_manifest_absent(&api, "scope/stranger", &manifest.digest);
+    assert_manifest_absent(api, "scope/stranger", &manifest.digest);
     let body = pretty(&api::oci_manifest(&config, &layers));
     assert_error(
         api.put_manifest(
@@ -575,14 +556,11 @@ fn assert_blob_created(api: &Api, resp: Response, digest: &str, bytes: &[u8]) {
 }
 
 /// A single `POST ?digest=` with the whole blob creates it (201).
-fn upload_single_post(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_single_post(api: &Api) {
     let bytes = random_bytes(4096);
     let digest = sha256_digest(&bytes);
     let resp = api.push_blob_single_post("uploads/single", &digest, &bytes);
-    assert_blob_created(&api, resp, &digest, &bytes);
+    assert_blob_created(api, resp, &digest, &bytes);
 }
 // Distribution 2.8 has no single-POST upload: it answers 202 and opens an
 // upload session, which the spec allows a registry that lacks the feature.
@@ -591,10 +569,7 @@ on_berthd!(upload_single_post);
 /// POST opens an upload (202, Location with the UUID, Docker-Upload-UUID,
 /// Range); PUT ?digest= with the body closes it (201), after which the
 /// upload URL is unknown.
-fn upload_post_then_put(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_post_then_put(api: &Api) {
     let repo = "uploads/monolithic";
     let resp = api.start_upload(repo);
     assert_eq!(resp.status(), 202, "POST upload");
@@ -613,7 +588,7 @@ fn upload_post_then_put(kind: Kind) {
     let bytes = random_bytes(70_000);
     let digest = sha256_digest(&bytes);
     let resp = api.finish_upload(&location, &digest, &bytes);
-    assert_blob_created(&api, resp, &digest, &bytes);
+    assert_blob_created(api, resp, &digest, &bytes);
     assert_eq!(
         api.head_blob(repo, &digest).status(),
         200,
@@ -641,10 +616,7 @@ on_both!(upload_post_then_put);
 
 /// PATCH chunks in order: 202 each, Range grows `0-N`, the UUID stays; an
 /// empty PUT closes the upload.
-fn upload_chunked(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_chunked(api: &Api) {
     let repo = "uploads/chunked";
     let bytes = random_bytes(2500);
     let digest = sha256_digest(&bytes);
@@ -671,15 +643,12 @@ fn upload_chunked(kind: Kind) {
         location = api.location(&resp);
     }
     let resp = api.finish_upload(&location, &digest, &[]);
-    assert_blob_created(&api, resp, &digest, &bytes);
+    assert_blob_created(api, resp, &digest, &bytes);
 }
 on_both!(upload_chunked);
 
 /// The last chunk may travel in the closing PUT, with its Content-Range.
-fn upload_chunked_final_chunk_in_put(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_chunked_final_chunk_in_put(api: &Api) {
     let bytes = random_bytes(3000);
     let digest = sha256_digest(&bytes);
     let location = api.start_upload_location("uploads/final-in-put");
@@ -694,16 +663,13 @@ fn upload_chunked_final_chunk_in_put(kind: Kind) {
         .body(bytes[2000..].to_vec())
         .send()
         .unwrap();
-    assert_blob_created(&api, resp, &digest, &bytes);
+    assert_blob_created(api, resp, &digest, &bytes);
 }
 on_both!(upload_chunked_final_chunk_in_put);
 
 /// A PATCH without Content-Range streams the body onto the upload (what
 /// docker and containerd do); its 202 reports the Range so far.
-fn upload_streamed_patch(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_streamed_patch(api: &Api) {
     let bytes = random_bytes(300_000);
     let digest = sha256_digest(&bytes);
     let mut location = api.start_upload_location("uploads/streamed");
@@ -725,7 +691,7 @@ fn upload_streamed_patch(kind: Kind) {
         location = api.location(&resp);
     }
     let resp = api.finish_upload(&location, &digest, &[]);
-    assert_blob_created(&api, resp, &digest, &bytes);
+    assert_blob_created(api, resp, &digest, &bytes);
 }
 on_both!(upload_streamed_patch);
 
@@ -733,10 +699,7 @@ on_both!(upload_streamed_patch);
 /// first chunk not at 0, a gapped final chunk in the closing PUT) is 416,
 /// with the upload's current Range; a Content-Range that is malformed or
 /// disagrees with the body is refused too; the upload goes on from there.
-fn upload_chunk_out_of_order(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_chunk_out_of_order(api: &Api) {
     let bytes = random_bytes(200);
     let digest = sha256_digest(&bytes);
     let location = api.start_upload_location("uploads/out-of-order");
@@ -824,17 +787,14 @@ fn upload_chunk_out_of_order(kind: Kind) {
         "upload status Range after refused requests"
     );
     let resp = put("150-199", &bytes[150..]);
-    assert_blob_created(&api, resp, &digest, &bytes);
+    assert_blob_created(api, resp, &digest, &bytes);
 }
 // Distribution 2.8 ignores Content-Range on PATCH: it appends a gapped chunk
 // and answers 202, where the spec requires 416.
 on_berthd!(upload_chunk_out_of_order);
 
 /// GET of an upload answers 204 with its Range, UUID and Location.
-fn upload_status(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_status(api: &Api) {
     let resp = api.start_upload("uploads/status");
     let uuid = header(&resp, "Docker-Upload-UUID").expect("Docker-Upload-UUID");
     let location = api.location(&resp);
@@ -859,10 +819,7 @@ fn upload_status(kind: Kind) {
 on_both!(upload_status);
 
 /// DELETE of an upload answers 204; the upload is then unknown.
-fn upload_cancel(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_cancel(api: &Api) {
     let location = api.start_upload_location("uploads/cancel");
     let resp = api.patch_chunk(&location, 0, b"some bytes");
     assert_eq!(resp.status(), 202, "PATCH");
@@ -890,10 +847,7 @@ on_both!(upload_cancel);
 
 /// Closing an upload with a digest that does not match is 400
 /// `DIGEST_INVALID`, and no blob becomes visible under either digest.
-fn upload_wrong_digest(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_wrong_digest(api: &Api) {
     let repo = "uploads/wrong-digest";
     api.push_blob(repo, b"the repository exists");
     let bytes = random_bytes(1000);
@@ -920,10 +874,7 @@ on_both!(upload_wrong_digest);
 /// A PUT whose body is shorter than its Content-Length (the client died
 /// mid-upload) fails, and nothing becomes visible — not even under the
 /// digest of the bytes that did arrive.
-fn upload_truncated_body(kind: Kind) {
-    let Some((registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_truncated_body(registry: &Registry, api: &Api) {
     let repo = "uploads/truncated";
     api.push_blob(repo, b"the repository exists");
     let sent = random_bytes(1000);
@@ -964,10 +915,7 @@ fn upload_truncated_body(kind: Kind) {
 on_both!(upload_truncated_body);
 
 /// A blob pushed with a sha512 digest is served under that digest.
-fn upload_sha512(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_sha512(api: &Api) {
     let repo = "uploads/sha512";
     let bytes = random_bytes(5000);
     let digest = sha512_digest(&bytes);
@@ -994,10 +942,7 @@ on_both!(upload_sha512);
 
 /// A digest that is not `algorithm:hex`, or none at all, is 400
 /// `DIGEST_INVALID`, on upload and on fetch.
-fn upload_invalid_digest(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_invalid_digest(api: &Api) {
     let repo = "uploads/invalid-digest";
     let short_hex = format!("sha256:{}", &"ab".repeat(32)[..63]);
     for bad in ["sha256:xyz", "nonsense", short_hex.as_str(), "sha256:"] {
@@ -1023,10 +968,7 @@ on_both!(upload_invalid_digest);
 
 /// An upload UUID the registry never handed out is 404 `BLOB_UPLOAD_UNKNOWN`
 /// for GET, PATCH, PUT and DELETE.
-fn upload_unknown_uuid(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn upload_unknown_uuid(api: &Api) {
     let repo = "uploads/unknown";
     api.push_blob(repo, b"the repository exists");
     let url = api.url(&format!(
@@ -1059,10 +1001,7 @@ on_berthd!(upload_unknown_uuid);
 
 /// `POST ?mount=<digest>&from=<repo>` of a blob the source has: 201, with a
 /// Location in the target repository.
-fn mount_from_other_repo(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn mount_from_other_repo(api: &Api) {
     let bytes = random_bytes(4000);
     let digest = api.push_blob("mount/source", &bytes);
     let resp = api.mount_blob("mount/target", &digest, "mount/source");
@@ -1074,7 +1013,7 @@ fn mount_from_other_repo(kind: Kind) {
         format!("/v2/mount/target2/blobs/{digest}"),
         "Location of a mounted blob"
     );
-    assert_blob_created(&api, resp, &digest, &bytes);
+    assert_blob_created(api, resp, &digest, &bytes);
     assert_eq!(
         api.head_blob("mount/target", &digest).status(),
         200,
@@ -1085,10 +1024,7 @@ on_both!(mount_from_other_repo);
 
 /// A mount the registry cannot do (the source lacks the blob, or does not
 /// exist) falls back to an upload session: 202, and the upload works.
-fn mount_fallback(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn mount_fallback(api: &Api) {
     api.push_blob("mount/lacking", b"not the one");
     let bytes = random_bytes(100);
     let digest = sha256_digest(&bytes);
@@ -1102,7 +1038,7 @@ fn mount_fallback(kind: Kind) {
         let location = api.location(&resp);
         if from == "mount/does-not-exist" {
             let resp = api.finish_upload(&location, &digest, &bytes);
-            assert_blob_created(&api, resp, &digest, &bytes);
+            assert_blob_created(api, resp, &digest, &bytes);
         }
     }
     assert_eq!(
@@ -1121,7 +1057,7 @@ on_both!(mount_fallback);
 /// Upload state lives in the store: an upload survives `kill -9` of the
 /// registry and goes on where it stopped (and what was pushed stays).
 fn upload_survives_restart(kind: Kind) {
-    let Some((mut registry, api)) = start_default(kind) else {
+    let Some((mut registry, api)) = start(kind, Options::default()) else {
         return;
     };
     let (manifest, _) = push_oci_image(&api, "uploads/restart", "before");
@@ -1154,29 +1090,21 @@ on_both!(upload_survives_restart);
 // Manifests
 // ---------------------------------------------------------------------------
 
-fn manifest_docker_schema2(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_docker_schema2(api: &Api) {
     let repo = "manifests/docker";
-    let (config, layers) = push_image_blobs(&api, repo, true);
+    let (config, layers) = push_image_blobs(api, repo, true);
     let body = pretty(&api::docker_manifest(&config, &layers));
-    let digest = put_manifest_created(&api, repo, "v1", media_type::DOCKER_MANIFEST, &body);
-    assert_manifest_served(&api, repo, "v1", media_type::DOCKER_MANIFEST, &body);
-    assert_manifest_served(&api, repo, &digest, media_type::DOCKER_MANIFEST, &body);
+    assert_manifest_round_trips(api, repo, "v1", media_type::DOCKER_MANIFEST, &body);
 }
 on_both!(manifest_docker_schema2);
 
-fn manifest_docker_list(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_docker_list(api: &Api) {
     let repo = "manifests/docker-list";
-    let (config, layers) = push_image_blobs(&api, repo, true);
+    let (config, layers) = push_image_blobs(api, repo, true);
     let child = pretty(&api::docker_manifest(&config, &layers));
     let child_digest = sha256_digest(&child);
     put_manifest_created(
-        &api,
+        api,
         repo,
         &child_digest,
         media_type::DOCKER_MANIFEST,
@@ -1186,11 +1114,9 @@ fn manifest_docker_list(kind: Kind) {
         media_type::DOCKER_MANIFEST,
         &child,
     )]));
-    let digest = put_manifest_created(&api, repo, "multi", media_type::DOCKER_MANIFEST_LIST, &list);
-    assert_manifest_served(&api, repo, "multi", media_type::DOCKER_MANIFEST_LIST, &list);
-    assert_manifest_served(&api, repo, &digest, media_type::DOCKER_MANIFEST_LIST, &list);
+    assert_manifest_round_trips(api, repo, "multi", media_type::DOCKER_MANIFEST_LIST, &list);
     assert_manifest_served(
-        &api,
+        api,
         repo,
         &child_digest,
         media_type::DOCKER_MANIFEST,
@@ -1199,31 +1125,21 @@ fn manifest_docker_list(kind: Kind) {
 }
 on_both!(manifest_docker_list);
 
-fn manifest_oci_image(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_oci_image(api: &Api) {
     let repo = "manifests/oci";
-    let (config, layers) = push_image_blobs(&api, repo, false);
+    let (config, layers) = push_image_blobs(api, repo, false);
     let body = pretty(&api::oci_manifest(&config, &layers));
-    let digest = put_manifest_created(&api, repo, "v1", media_type::OCI_MANIFEST, &body);
-    assert_manifest_served(&api, repo, "v1", media_type::OCI_MANIFEST, &body);
-    assert_manifest_served(&api, repo, &digest, media_type::OCI_MANIFEST, &body);
+    assert_manifest_round_trips(api, repo, "v1", media_type::OCI_MANIFEST, &body);
 }
 on_both!(manifest_oci_image);
 
-fn manifest_oci_index(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_oci_index(api: &Api) {
     let repo = "manifests/oci-index";
-    let (child, child_descriptor) = push_oci_image(&api, repo, &unique("child"));
+    let (child, child_descriptor) = push_oci_image(api, repo, &unique("child"));
     let index = pretty(&api::oci_index(std::slice::from_ref(&child_descriptor)));
-    let digest = put_manifest_created(&api, repo, "multi", media_type::OCI_INDEX, &index);
-    assert_manifest_served(&api, repo, "multi", media_type::OCI_INDEX, &index);
-    assert_manifest_served(&api, repo, &digest, media_type::OCI_INDEX, &index);
+    assert_manifest_round_trips(api, repo, "multi", media_type::OCI_INDEX, &index);
     assert_manifest_served(
-        &api,
+        api,
         repo,
         &child_descriptor.digest,
         media_type::OCI_MANIFEST,
@@ -1251,88 +1167,69 @@ fn artifact_manifest(api: &Api, repo: &str, artifact_type: &str, subject: &Descr
     manifest
 }
 
-fn manifest_oci_artifact(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+/// Pushes an image to `repo` and builds an SBOM artifact referring to it
+/// (its blobs pushed, the manifest not); returns the image's descriptor and
+/// the SBOM manifest's bytes.
+fn sbom_of_new_image(api: &Api, repo: &str) -> (Descriptor, Vec<u8>) {
+    let (_, subject) = push_oci_image(api, repo, "image");
+    let sbom = artifact_manifest(api, repo, "application/vnd.example.sbom.v1", &subject);
+    (subject, pretty(&sbom))
+}
+
+fn manifest_oci_artifact(api: &Api) {
     let repo = "manifests/artifact";
-    let (_, subject) = push_oci_image(&api, repo, "image");
-    let body = pretty(&artifact_manifest(
-        &api,
-        repo,
-        "application/vnd.example.sbom.v1",
-        &subject,
-    ));
+    let (_, body) = sbom_of_new_image(api, repo);
     let digest = sha256_digest(&body);
-    put_manifest_created(&api, repo, &digest, media_type::OCI_MANIFEST, &body);
-    assert_manifest_served(&api, repo, &digest, media_type::OCI_MANIFEST, &body);
+    put_manifest_created(api, repo, &digest, media_type::OCI_MANIFEST, &body);
+    assert_manifest_served(api, repo, &digest, media_type::OCI_MANIFEST, &body);
 }
 on_both!(manifest_oci_artifact);
 
 /// The spec requires accepting a manifest whose `subject` is not (yet) in
 /// the repository, so referrers can be pushed before what they refer to.
-fn manifest_subject_not_yet_pushed(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_subject_not_yet_pushed(api: &Api) {
     let repo = "manifests/early-referrer";
     let subject = Descriptor::of(media_type::OCI_MANIFEST, b"{\"not\":\"pushed\"}");
     let body = pretty(&artifact_manifest(
-        &api,
+        api,
         repo,
         "application/vnd.example.sig.v1",
         &subject,
     ));
     let digest = sha256_digest(&body);
-    put_manifest_created(&api, repo, &digest, media_type::OCI_MANIFEST, &body);
+    put_manifest_created(api, repo, &digest, media_type::OCI_MANIFEST, &body);
 }
 on_both!(manifest_subject_not_yet_pushed);
 
 /// A PUT of a manifest (or index) with a `subject` answers
 /// `OCI-Subject: <digest>`, telling the client the registry tracks
 /// referrers itself.
-fn manifest_subject_header(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_subject_header(api: &Api) {
     let repo = "manifests/subject-header";
-    let (_, subject) = push_oci_image(&api, repo, "image");
-    let body = pretty(&artifact_manifest(
-        &api,
-        repo,
-        "application/vnd.example.sbom.v1",
-        &subject,
-    ));
-    let resp = api.put_manifest(repo, &sha256_digest(&body), media_type::OCI_MANIFEST, &body);
-    assert_eq!(resp.status(), 201, "PUT artifact");
-    assert_eq!(
-        header(&resp, "OCI-Subject").as_deref(),
-        Some(subject.digest.as_str()),
-        "OCI-Subject of a PUT manifest with a subject"
-    );
-
+    let (subject, sbom) = sbom_of_new_image(api, repo);
     let mut index = api::oci_index(&[]);
     index["subject"] = subject.to_json();
-    let body = pretty(&index);
-    let resp = api.put_manifest(repo, &sha256_digest(&body), media_type::OCI_INDEX, &body);
-    assert_eq!(resp.status(), 201, "PUT index with a subject");
-    assert_eq!(
-        header(&resp, "OCI-Subject").as_deref(),
-        Some(subject.digest.as_str()),
-        "OCI-Subject of a PUT index with a subject"
-    );
+    for (what, media_type, body) in [
+        ("manifest", media_type::OCI_MANIFEST, sbom),
+        ("index", media_type::OCI_INDEX, pretty(&index)),
+    ] {
+        let resp = api.put_manifest(repo, &sha256_digest(&body), media_type, &body);
+        assert_eq!(resp.status(), 201, "PUT {what} with a subject");
+        assert_eq!(
+            header(&resp, "OCI-Subject").as_deref(),
+            Some(subject.digest.as_str()),
+            "OCI-Subject of a PUT {what} with a subject"
+        );
+    }
 }
 // Distribution 2.8 predates the referrers API and never sends OCI-Subject.
 on_berthd!(manifest_subject_header);
 
 /// A manifest naming a layer or config the repository lacks is 400
 /// `MANIFEST_BLOB_UNKNOWN`, and nothing is stored.
-fn manifest_missing_blobs(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_missing_blobs(api: &Api) {
     let repo = "manifests/missing";
-    let (config, layers) = push_image_blobs(&api, repo, false);
+    let (config, layers) = push_image_blobs(api, repo, false);
     let missing = Descriptor::of(media_type::OCI_LAYER, b"never pushed");
     let missing_config = Descriptor::of(media_type::OCI_CONFIG, b"{\"never\":\"pushed\"}");
     let cases = [
@@ -1352,20 +1249,17 @@ fn manifest_missing_blobs(kind: Kind) {
             400,
             "MANIFEST_BLOB_UNKNOWN",
         );
-        assert_manifest_absent(&api, repo, tag);
-        assert_manifest_absent(&api, repo, &sha256_digest(&body));
+        assert_manifest_absent(api, repo, tag);
+        assert_manifest_absent(api, repo, &sha256_digest(&body));
     }
 }
 on_both!(manifest_missing_blobs);
 
 /// An index or manifest list naming a child manifest the repository lacks
 /// is 400 `MANIFEST_BLOB_UNKNOWN`.
-fn index_missing_child(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn index_missing_child(api: &Api) {
     let repo = "manifests/index-missing";
-    push_oci_image(&api, repo, "present");
+    push_oci_image(api, repo, "present");
     let missing = Descriptor::of(media_type::OCI_MANIFEST, b"{\"schemaVersion\":2}");
     let cases = [
         (
@@ -1388,25 +1282,22 @@ fn index_missing_child(kind: Kind) {
             400,
             "MANIFEST_BLOB_UNKNOWN",
         );
-        assert_manifest_absent(&api, repo, "broken");
+        assert_manifest_absent(api, repo, "broken");
     }
 }
 on_both!(index_missing_child);
 
 /// A body that is not JSON is 400 `MANIFEST_INVALID`.
-fn manifest_malformed(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_malformed(api: &Api) {
     let repo = "manifests/malformed";
-    push_oci_image(&api, repo, "present");
+    push_oci_image(api, repo, "present");
     for body in [&b"{\"schemaVersion\": 2, nope"[..], b"not json at all"] {
         assert_error(
             api.put_manifest(repo, "bad", media_type::OCI_MANIFEST, body),
             400,
             "MANIFEST_INVALID",
         );
-        assert_manifest_absent(&api, repo, "bad");
+        assert_manifest_absent(api, repo, "bad");
     }
 }
 on_both!(manifest_malformed);
@@ -1424,16 +1315,13 @@ fn manifest_of_size(config: &Descriptor, layers: &[Descriptor], size: usize) -> 
 
 /// A 4 MiB manifest is accepted (the spec's floor); one byte more is
 /// refused (413, or 400 `MANIFEST_INVALID` / `SIZE_INVALID`) and not stored.
-fn manifest_size_limit(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_size_limit(api: &Api) {
     let repo = "manifests/size";
-    let (config, layers) = push_image_blobs(&api, repo, false);
+    let (config, layers) = push_image_blobs(api, repo, false);
     let limit = 4 << 20;
 
     let at_limit = manifest_of_size(&config, &layers, limit);
-    put_manifest_created(&api, repo, "at-limit", media_type::OCI_MANIFEST, &at_limit);
+    put_manifest_created(api, repo, "at-limit", media_type::OCI_MANIFEST, &at_limit);
 
     let over = manifest_of_size(&config, &layers, limit + 1);
     let resp = api.put_manifest(repo, "over-limit", media_type::OCI_MANIFEST, &over);
@@ -1458,18 +1346,15 @@ fn manifest_size_limit(kind: Kind) {
             String::from_utf8_lossy(&body)
         ),
     }
-    assert_manifest_absent(&api, repo, "over-limit");
-    assert_manifest_absent(&api, repo, &sha256_digest(&over));
+    assert_manifest_absent(api, repo, "over-limit");
+    assert_manifest_absent(api, repo, &sha256_digest(&over));
 }
 on_both!(manifest_size_limit);
 
 /// PUT by digest with a body of another digest is 400 `DIGEST_INVALID`.
-fn manifest_digest_mismatch(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_digest_mismatch(api: &Api) {
     let repo = "manifests/mismatch";
-    let (config, layers) = push_image_blobs(&api, repo, false);
+    let (config, layers) = push_image_blobs(api, repo, false);
     let body = pretty(&api::oci_manifest(&config, &layers));
     let other = sha256_digest(b"another manifest");
     assert_error(
@@ -1477,22 +1362,19 @@ fn manifest_digest_mismatch(kind: Kind) {
         400,
         "DIGEST_INVALID",
     );
-    assert_manifest_absent(&api, repo, &other);
-    assert_manifest_absent(&api, repo, &sha256_digest(&body));
+    assert_manifest_absent(api, repo, &other);
+    assert_manifest_absent(api, repo, &sha256_digest(&body));
 }
 on_both!(manifest_digest_mismatch);
 
 /// An unknown tag or digest is 404 `MANIFEST_UNKNOWN`; in an unknown
 /// repository, 404 with `MANIFEST_UNKNOWN` or `NAME_UNKNOWN`.
-fn manifest_unknown(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_unknown(api: &Api) {
     let repo = "manifests/unknown";
-    push_oci_image(&api, repo, "present");
+    push_oci_image(api, repo, "present");
     let digest = sha256_digest(b"no such manifest");
     for reference in ["absent", digest.as_str()] {
-        assert_manifest_absent(&api, repo, reference);
+        assert_manifest_absent(api, repo, reference);
         assert_eq!(
             api.head_manifest(repo, reference).status(),
             404,
@@ -1514,13 +1396,10 @@ fn manifest_unknown(kind: Kind) {
 on_both!(manifest_unknown);
 
 /// DELETE by digest answers 202; the manifest and its tags are then 404.
-fn manifest_delete_by_digest(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_delete_by_digest(api: &Api) {
     let repo = "manifests/delete";
-    push_oci_image(&api, repo, "survivor");
-    let (_, descriptor) = push_oci_image(&api, repo, "doomed");
+    push_oci_image(api, repo, "survivor");
+    let (_, descriptor) = push_oci_image(api, repo, "doomed");
     let path = format!("/v2/{repo}/manifests/{}", descriptor.digest);
     let resp = api.delete(&path);
     assert_eq!(
@@ -1529,7 +1408,7 @@ fn manifest_delete_by_digest(kind: Kind) {
         "DELETE manifest by digest: {}",
         text(resp)
     );
-    assert_manifest_absent(&api, repo, &descriptor.digest);
+    assert_manifest_absent(api, repo, &descriptor.digest);
     assert_eq!(
         api.get_manifest(repo, "doomed").status(),
         404,
@@ -1542,19 +1421,16 @@ fn manifest_delete_by_digest(kind: Kind) {
 on_both!(manifest_delete_by_digest);
 
 /// DELETE by tag answers 202 and removes only that tag.
-fn manifest_delete_by_tag(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_delete_by_tag(api: &Api) {
     let repo = "manifests/delete-tag";
-    let (body, descriptor) = push_oci_image(&api, repo, "one");
-    put_manifest_created(&api, repo, "two", media_type::OCI_MANIFEST, &body);
+    let (body, descriptor) = push_oci_image(api, repo, "one");
+    put_manifest_created(api, repo, "two", media_type::OCI_MANIFEST, &body);
     let resp = api.delete(&format!("/v2/{repo}/manifests/one"));
     assert_eq!(resp.status(), 202, "DELETE by tag: {}", text(resp));
-    assert_manifest_absent(&api, repo, "one");
-    assert_manifest_served(&api, repo, "two", media_type::OCI_MANIFEST, &body);
+    assert_manifest_absent(api, repo, "one");
+    assert_manifest_served(api, repo, "two", media_type::OCI_MANIFEST, &body);
     assert_manifest_served(
-        &api,
+        api,
         repo,
         &descriptor.digest,
         media_type::OCI_MANIFEST,
@@ -1598,12 +1474,9 @@ on_both!(manifest_delete_disabled);
 
 /// The manifest is served when `Accept` lists its type among others, with
 /// q-values, or across several `Accept` headers.
-fn manifest_content_negotiation(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_content_negotiation(api: &Api) {
     let repo = "manifests/negotiation";
-    let (body, descriptor) = push_oci_image(&api, repo, "v1");
+    let (body, descriptor) = push_oci_image(api, repo, "v1");
     let url = |reference: &str| api.url(&format!("/v2/{repo}/manifests/{reference}"));
     for reference in ["v1", descriptor.digest.as_str()] {
         let single = api
@@ -1640,32 +1513,26 @@ on_both!(manifest_content_negotiation);
 
 /// Parameters on the PUT's `Content-Type` are ignored (the spec says
 /// registries SHOULD): the manifest is stored and served as its media type.
-fn manifest_content_type_parameters(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_content_type_parameters(api: &Api) {
     let repo = "manifests/parameters";
-    let (config, layers) = push_image_blobs(&api, repo, false);
+    let (config, layers) = push_image_blobs(api, repo, false);
     let body = pretty(&api::oci_manifest(&config, &layers));
     let with_parameter = format!("{}; charset=utf-8", media_type::OCI_MANIFEST);
-    put_manifest_created(&api, repo, "v1", &with_parameter, &body);
-    assert_manifest_served(&api, repo, "v1", media_type::OCI_MANIFEST, &body);
+    put_manifest_created(api, repo, "v1", &with_parameter, &body);
+    assert_manifest_served(api, repo, "v1", media_type::OCI_MANIFEST, &body);
 }
 on_both!(manifest_content_type_parameters);
 
 /// A tag pushed again points to the new manifest; the old one stays
 /// reachable by digest.
-fn manifest_tag_repush(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn manifest_tag_repush(api: &Api) {
     let repo = "manifests/repush";
-    let (first, first_descriptor) = push_oci_image(&api, repo, "moving");
-    let (second, second_descriptor) = push_oci_image(&api, repo, "moving");
+    let (first, first_descriptor) = push_oci_image(api, repo, "moving");
+    let (second, second_descriptor) = push_oci_image(api, repo, "moving");
     assert_ne!(first_descriptor.digest, second_descriptor.digest);
-    assert_manifest_served(&api, repo, "moving", media_type::OCI_MANIFEST, &second);
+    assert_manifest_served(api, repo, "moving", media_type::OCI_MANIFEST, &second);
     assert_manifest_served(
-        &api,
+        api,
         repo,
         &first_descriptor.digest,
         media_type::OCI_MANIFEST,
@@ -1831,12 +1698,9 @@ fn assert_same_entries(got: &[Value], expected: &[&Value], what: &str) {
 /// whose `subject` is it, each with mediaType, digest, size, artifactType
 /// (the config's media type when the manifest has none; omitted for an
 /// index without one) and annotations.
-fn referrers_list(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
-    let r = push_referrers(&api);
-    let (_, entries) = get_referrers(&api, r.repo, &r.subject.digest, "");
+fn referrers_list(api: &Api) {
+    let r = push_referrers(api);
+    let (_, entries) = get_referrers(api, r.repo, &r.subject.digest, "");
     assert_same_entries(
         &entries,
         &[&r.sbom, &r.signature, &r.untyped_image, &r.index],
@@ -1847,13 +1711,10 @@ on_berthd!(referrers_list);
 
 /// `?artifactType=` keeps matching referrers only and says so in
 /// `OCI-Filters-Applied`.
-fn referrers_filter(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
-    let r = push_referrers(&api);
+fn referrers_filter(api: &Api) {
+    let r = push_referrers(api);
     let query = format!("?artifactType={}", "application/vnd.example.sbom.v1");
-    let (filters, entries) = get_referrers(&api, r.repo, &r.subject.digest, &query);
+    let (filters, entries) = get_referrers(api, r.repo, &r.subject.digest, &query);
     assert_eq!(
         filters.as_deref(),
         Some("artifactType"),
@@ -1862,7 +1723,7 @@ fn referrers_filter(kind: Kind) {
     assert_same_entries(&entries, &[&r.sbom], "referrers filtered by artifactType");
 
     let (filters, entries) = get_referrers(
-        &api,
+        api,
         r.repo,
         &r.subject.digest,
         "?artifactType=application/vnd.example.none",
@@ -1878,14 +1739,11 @@ on_berthd!(referrers_filter);
 
 /// Referrers of a digest nobody refers to: 200 with an empty index, never
 /// 404; a malformed digest is 400.
-fn referrers_unknown_digest(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn referrers_unknown_digest(api: &Api) {
     let repo = "referrers/empty";
-    let (_, image) = push_oci_image(&api, repo, "image");
+    let (_, image) = push_oci_image(api, repo, "image");
     for digest in [image.digest, sha256_digest(b"nothing")] {
-        let (_, entries) = get_referrers(&api, repo, &digest, "");
+        let (_, entries) = get_referrers(api, repo, &digest, "");
         assert!(entries.is_empty(), "referrers of {digest}: {entries:?}");
     }
     let resp = api.get(&format!("/v2/{repo}/referrers/sha256:xyz"));
@@ -1898,15 +1756,12 @@ fn referrers_unknown_digest(kind: Kind) {
 on_berthd!(referrers_unknown_digest);
 
 /// A deleted referrer leaves the list.
-fn referrers_forget_deleted(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
-    let r = push_referrers(&api);
+fn referrers_forget_deleted(api: &Api) {
+    let r = push_referrers(api);
     let sbom = r.sbom["digest"].as_str().unwrap();
     let resp = api.delete(&format!("/v2/{}/manifests/{sbom}", r.repo));
     assert_eq!(resp.status(), 202, "DELETE referrer");
-    let (_, entries) = get_referrers(&api, r.repo, &r.subject.digest, "");
+    let (_, entries) = get_referrers(api, r.repo, &r.subject.digest, "");
     assert_same_entries(
         &entries,
         &[&r.signature, &r.untyped_image, &r.index],
@@ -1931,69 +1786,29 @@ fn push_tags(api: &Api, repo: &str) {
 }
 
 /// The tag list names the repository and holds every tag.
-fn tags_list(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn tags_list(api: &Api) {
     let repo = "tags/all";
-    push_tags(&api, repo);
+    push_tags(api, repo);
     let resp = api.get(&format!("/v2/{repo}/tags/list"));
     assert_eq!(resp.status(), 200, "GET tags/list");
     let list: Value = resp.json().unwrap();
     assert_eq!(list["name"], repo, "tags/list name: {list}");
-    let got: BTreeSet<&str> = list["tags"]
-        .as_array()
-        .expect("tags array")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let got = tag_set(&list);
     assert_eq!(got, TAGS.into_iter().collect(), "tags/list");
 }
 on_both!(tags_list);
 
 /// Tags come in lexical order; `n` and `last` page through them, with a
 /// `Link: <…>; rel="next"` while more remain; `n=0` is empty without Link.
-fn tags_list_paginated(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn tags_list_paginated(api: &Api) {
     let repo = "tags/pages";
-    push_tags(&api, repo);
-    let tags_of = |resp: Response| -> Vec<String> {
-        let list: Value = resp.json().unwrap();
-        serde_json::from_value(list["tags"].clone()).expect("tags array")
-    };
+    push_tags(api, repo);
+    let tags_of = |resp: Response| listed(resp, "tags");
 
     let all = tags_of(api.get(&format!("/v2/{repo}/tags/list")));
     assert_eq!(all, TAGS, "tags/list order");
 
-    let mut url = api.url(&format!("/v2/{repo}/tags/list?n=3"));
-    let mut pages = Vec::new();
-    loop {
-        let resp = api.client().get(&url).send().unwrap();
-        assert_eq!(resp.status(), 200, "GET {url}");
-        let next = next_link(&resp);
-        let page = tags_of(resp);
-        pages.push(page.clone());
-        let Some(next) = next else {
-            break;
-        };
-        let next = api.resolve(&next);
-        assert_eq!(
-            target_of(&next).split('?').next(),
-            Some(format!("/v2/{repo}/tags/list").as_str()),
-            "Link path"
-        );
-        let query = query_of(&next);
-        assert_eq!(
-            query.get("n").map(String::as_str),
-            Some("3"),
-            "Link n: {next}"
-        );
-        assert_eq!(query.get("last"), page.last(), "Link last: {next}");
-        url = next;
-        assert!(pages.len() < 10, "pagination does not end");
-    }
+    let pages = follow_pages(api, &format!("/v2/{repo}/tags/list"), 3, "tags");
     let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
     assert_eq!(sizes, [3, 3, 2], "page sizes for n=3 over 8 tags");
     assert_eq!(pages.concat(), TAGS, "pages concatenated");
@@ -2015,10 +1830,7 @@ fn tags_list_paginated(kind: Kind) {
 on_berthd!(tags_list_paginated);
 
 /// Tags of an unknown repository: 404 `NAME_UNKNOWN`.
-fn tags_list_unknown_repository(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn tags_list_unknown_repository(api: &Api) {
     assert_error(api.get("/v2/tags/nobody/tags/list"), 404, "NAME_UNKNOWN");
 }
 on_both!(tags_list_unknown_repository);
@@ -2030,12 +1842,9 @@ on_both!(tags_list_unknown_repository);
 /// Whatever a registry answers to odd requests, an error answer in JSON has
 /// the spec's shape and the status Distribution pairs with its code (a
 /// client that sees `UNSUPPORTED` expects 405, `NAME_INVALID` 400, …).
-fn error_codes_carry_their_status(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn error_codes_carry_their_status(api: &Api) {
     let repo = "errors/app";
-    push_oci_image(&api, repo, "latest");
+    push_oci_image(api, repo, "latest");
     let missing_upload = format!("/v2/{repo}/blobs/uploads/0b0e4d9e-4c55-4a8c-9f7e-2b7c1d3e5f60");
     let md5 = "md5:9dd4e461268c8034f5c8564e155c67a6";
     let client = api.client();
@@ -2084,12 +1893,9 @@ on_both!(error_codes_carry_their_status);
 
 /// Tags outside `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}` are refused (400 or 404)
 /// and never listed; the longest valid tag and upper case work.
-fn tags_invalid(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn tags_invalid(api: &Api) {
     let repo = "tags/invalid";
-    let (body, _) = push_oci_image(&api, repo, "ok");
+    let (body, _) = push_oci_image(api, repo, "ok");
     let too_long = "a".repeat(129);
     for tag in ["-bad", ".bad", too_long.as_str(), "a%2Fb", "a%20b"] {
         let resp = api.put_manifest(repo, tag, media_type::OCI_MANIFEST, &body);
@@ -2110,15 +1916,10 @@ fn tags_invalid(kind: Kind) {
     }
     let longest = "b".repeat(128);
     for tag in [longest.as_str(), "UPPER_case.1-x"] {
-        put_manifest_created(&api, repo, tag, media_type::OCI_MANIFEST, &body);
+        put_manifest_created(api, repo, tag, media_type::OCI_MANIFEST, &body);
     }
     let list: Value = api.get(&format!("/v2/{repo}/tags/list")).json().unwrap();
-    let got: BTreeSet<&str> = list["tags"]
-        .as_array()
-        .expect("tags array")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let got = tag_set(&list);
     let expected: BTreeSet<&str> = ["ok", longest.as_str(), "UPPER_case.1-x"].into();
     assert_eq!(got, expected, "tags after refused ones");
 }
@@ -2126,49 +1927,17 @@ on_both!(tags_invalid);
 
 /// `_catalog` lists every repository, nested names included, sorted, and
 /// pages with `n`, `last` and `Link`.
-fn catalog_paginated(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn catalog_paginated(api: &Api) {
     let repos = ["alpha", "beta/one", "beta/two/three", "gamma", "zeta"];
     for repo in repos {
-        push_oci_image(&api, repo, "latest");
+        push_oci_image(api, repo, "latest");
     }
-    let repositories = |resp: Response| -> Vec<String> {
-        let catalog: Value = resp.json().unwrap();
-        serde_json::from_value(catalog["repositories"].clone()).expect("repositories array")
-    };
+    let repositories = |resp: Response| listed(resp, "repositories");
     let resp = api.get("/v2/_catalog");
     assert_eq!(resp.status(), 200, "GET /v2/_catalog");
     assert_eq!(repositories(resp), repos, "_catalog");
 
-    let mut url = api.url("/v2/_catalog?n=2");
-    let mut pages = Vec::new();
-    loop {
-        let resp = api.client().get(&url).send().unwrap();
-        assert_eq!(resp.status(), 200, "GET {url}");
-        let next = next_link(&resp);
-        let page = repositories(resp);
-        pages.push(page.clone());
-        let Some(next) = next else {
-            break;
-        };
-        let next = api.resolve(&next);
-        assert_eq!(
-            target_of(&next).split('?').next(),
-            Some("/v2/_catalog"),
-            "Link path"
-        );
-        let query = query_of(&next);
-        assert_eq!(
-            query.get("n").map(String::as_str),
-            Some("2"),
-            "Link n: {next}"
-        );
-        assert_eq!(query.get("last"), page.last(), "Link last: {next}");
-        url = next;
-        assert!(pages.len() < 10, "pagination does not end");
-    }
+    let pages = follow_pages(api, "/v2/_catalog", 2, "repositories");
     let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
     assert_eq!(sizes, [2, 2, 1], "page sizes for n=2 over 5 repositories");
     assert_eq!(pages.concat(), repos, "pages concatenated");
@@ -2187,11 +1956,8 @@ on_both!(catalog_paginated);
 
 /// Names the spec's grammar rejects are 400 `NAME_INVALID` or 404, on every
 /// kind of endpoint, and leave nothing in the store.
-fn names_invalid(kind: Kind) {
-    let Some((registry, api)) = start_default(kind) else {
-        return;
-    };
-    let (manifest, _) = push_oci_image(&api, "names/valid", "latest");
+fn names_invalid(registry: &Registry, api: &Api) {
+    let (manifest, _) = push_oci_image(api, "names/valid", "latest");
     let bad_names = ["Upper", "a-", "-a", ".a", "a..b", "a/B", "a_", "a/-b"];
     for name in bad_names {
         let requests = [
@@ -2281,11 +2047,8 @@ fn dot_segment_requests(marker: &str, manifest: &[u8]) -> Vec<(String, String, V
     requests
 }
 
-fn send_dot_segment_requests(kind: Kind, strict: bool) {
-    let Some((registry, api)) = start_default(kind) else {
-        return;
-    };
-    let (manifest, _) = push_oci_image(&api, "names/valid", "latest");
+fn send_dot_segment_requests(registry: &Registry, api: &Api, strict: bool) {
+    let (manifest, _) = push_oci_image(api, "names/valid", "latest");
     let marker = unique("berth-escape");
     for (method, target, body) in dot_segment_requests(&marker, &manifest) {
         let content_type = if method == "PUT" {
@@ -2329,18 +2092,18 @@ fn send_dot_segment_requests(kind: Kind, strict: bool) {
             }
         }
     }
-    assert_marker_nowhere(&registry, &marker);
+    assert_marker_nowhere(registry, &marker);
 }
 
 /// No request with a climbing name succeeds or writes outside the store.
-fn names_dot_segments_stay_in_store(kind: Kind) {
-    send_dot_segment_requests(kind, false);
+fn names_dot_segments_stay_in_store(registry: &Registry, api: &Api) {
+    send_dot_segment_requests(registry, api, false);
 }
 on_both!(names_dot_segments_stay_in_store);
 
 /// Climbing names are refused outright: 400 `NAME_INVALID` or 404.
-fn names_dot_segments_rejected(kind: Kind) {
-    send_dot_segment_requests(kind, true);
+fn names_dot_segments_rejected(registry: &Registry, api: &Api) {
+    send_dot_segment_requests(registry, api, true);
 }
 // Distribution 2.8 (gorilla/mux) answers these with a 301 redirect to the
 // cleaned path instead of refusing them; it still never escapes the store,
@@ -2348,10 +2111,7 @@ fn names_dot_segments_rejected(kind: Kind) {
 on_berthd!(names_dot_segments_rejected);
 
 /// A name of 256 characters is 400 `NAME_INVALID` (or 404); one of 255 works.
-fn name_length_limit(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn name_length_limit(api: &Api) {
     let component = "abcdefghij";
     let long_255 = format!("{}/{}", [component; 22].join("/"), "abcdefghijklm");
     assert_eq!(long_255.len(), 255);
@@ -2391,24 +2151,21 @@ on_berthd!(name_length_limit);
 
 /// Digest-shaped path traversal never reads or writes outside the store:
 /// in `?digest=` it is 400 `DIGEST_INVALID`; in a path it never succeeds.
-fn digest_traversal_never_escapes(kind: Kind) {
-    digest_traversal(kind, false);
+fn digest_traversal_never_escapes(registry: &Registry, api: &Api) {
+    digest_traversal(registry, api, false);
 }
 on_both!(digest_traversal_never_escapes);
 
 /// Digest-shaped path traversal in a path is refused outright: 400
 /// `DIGEST_INVALID` or 404.
-fn digest_traversal_rejected(kind: Kind) {
-    digest_traversal(kind, true);
+fn digest_traversal_rejected(registry: &Registry, api: &Api) {
+    digest_traversal(registry, api, true);
 }
 // Distribution 2.8 redirects (301) paths with `..` to the cleaned path
 // rather than refusing them.
 on_berthd!(digest_traversal_rejected);
 
-fn digest_traversal(kind: Kind, strict: bool) {
-    let Some((registry, api)) = start_default(kind) else {
-        return;
-    };
+fn digest_traversal(registry: &Registry, api: &Api, strict: bool) {
     let repo = "digests/traversal";
     api.push_blob(repo, b"the repository exists");
     let traversal = "sha256:../../../../../../../../../../etc/passwd";
@@ -2474,10 +2231,7 @@ fn digest_traversal(kind: Kind, strict: bool) {
 // ---------------------------------------------------------------------------
 
 /// Eight clients push the same blob at once: all succeed, one blob is stored.
-fn concurrent_same_blob(kind: Kind) {
-    let Some((registry, api)) = start_default(kind) else {
-        return;
-    };
+fn concurrent_same_blob(registry: &Registry, api: &Api) {
     let repo = "concurrent/blob";
     let bytes = random_bytes(1 << 20);
     let digest = sha256_digest(&bytes);
@@ -2517,12 +2271,9 @@ on_both!(concurrent_same_blob);
 
 /// Eight clients push different manifests to one tag at once: all succeed,
 /// and the tag resolves to one of them, consistently.
-fn concurrent_manifests_same_tag(kind: Kind) {
-    let Some((_registry, api)) = start_default(kind) else {
-        return;
-    };
+fn concurrent_manifests_same_tag(api: &Api) {
     let repo = "concurrent/tag";
-    let (config, layers) = push_image_blobs(&api, repo, false);
+    let (config, layers) = push_image_blobs(api, repo, false);
     let bodies: Vec<Vec<u8>> = (0..8)
         .map(|i| {
             let mut manifest = api::oci_manifest(&config, &layers);
@@ -2535,7 +2286,7 @@ fn concurrent_manifests_same_tag(kind: Kind) {
         let workers: Vec<_> = bodies
             .iter()
             .map(|body| {
-                let (api, barrier) = (&api, &barrier);
+                let (api, barrier) = (api, &barrier);
                 s.spawn(move || {
                     barrier.wait();
                     let resp = api.put_manifest(repo, "race", media_type::OCI_MANIFEST, body);
@@ -2555,11 +2306,11 @@ fn concurrent_manifests_same_tag(kind: Kind) {
         "the tag serves a manifest nobody pushed"
     );
     for _ in 0..3 {
-        assert_manifest_served(&api, repo, "race", media_type::OCI_MANIFEST, &winner);
+        assert_manifest_served(api, repo, "race", media_type::OCI_MANIFEST, &winner);
     }
     for body in &bodies {
         assert_manifest_served(
-            &api,
+            api,
             repo,
             &sha256_digest(body),
             media_type::OCI_MANIFEST,
@@ -2573,25 +2324,30 @@ on_both!(concurrent_manifests_same_tag);
 // Streaming
 // ---------------------------------------------------------------------------
 
-/// Peak resident memory of a process, from `/proc/<pid>/status`.
-fn peak_rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+/// What a registry may hold while it moves a 256 MiB blob: half of it.
+const STREAMING_BOUND_KIB: u64 = 128 * 1024;
+
+/// Asserts `resp` streams `len` bytes hashing to `digest`, and the registry
+/// stayed under [`STREAMING_BOUND_KIB`] while the blob went up and came back.
+fn assert_streamed_back(registry: &Registry, resp: Response, digest: &str, len: u64, how: &str) {
+    let (pulled, pulled_len) = api::sha256_of_reader(resp).unwrap();
+    assert_eq!(
+        (pulled.as_str(), pulled_len),
+        (digest, len),
+        "digest of the pulled blob"
+    );
+    let pid = registry.pid().expect("the registry is running");
+    assert_peak_rss_below(pid, STREAMING_BOUND_KIB, how);
 }
 
 /// A 256 MiB blob goes up in one streamed PUT and comes back intact, and
 /// the registry's memory does not grow with it.
-fn streaming_large_blob(kind: Kind) {
-    let Some((registry, api)) = start_default(kind) else {
-        return;
-    };
+fn streaming_large_blob(registry: &Registry, api: &Api) {
     let repo = "streaming/big";
     let len = 256u64 << 20;
-    let (digest, _) = api::sha256_of_reader(GeneratedBlob::new(len, 42)).unwrap();
+    let (digest, _) = api::sha256_of_reader(RandomReader::new(42, len)).unwrap();
     let location = api.start_upload_location(repo);
-    let resp = api.finish_upload_streamed(&location, &digest, GeneratedBlob::new(len, 42), len);
+    let resp = api.finish_upload_streamed(&location, &digest, RandomReader::new(42, len), len);
     assert_eq!(
         resp.status(),
         201,
@@ -2606,34 +2362,16 @@ fn streaming_large_blob(kind: Kind) {
         Some(len.to_string().as_str()),
         "Content-Length of the 256 MiB blob"
     );
-    let (pulled, pulled_len) = api::sha256_of_reader(resp).unwrap();
-    assert_eq!(
-        (pulled, pulled_len),
-        (digest, len),
-        "digest of the pulled blob"
-    );
-
-    let peak = registry
-        .pid()
-        .and_then(peak_rss_bytes)
-        .expect("peak RSS of the registry");
-    assert!(
-        peak < 128 << 20,
-        "registry peak RSS {} MiB while moving a 256 MiB blob: it buffers blobs",
-        peak >> 20
-    );
+    assert_streamed_back(registry, resp, &digest, len, "while moving a 256 MiB blob");
 }
 on_both!(streaming_large_blob);
 
 /// The same through a chunked upload: a streamed 128 MiB PATCH, then the
 /// other 128 MiB in the closing PUT; memory stays flat on that path too.
-fn streaming_large_chunked_blob(kind: Kind) {
-    let Some((registry, api)) = start_default(kind) else {
-        return;
-    };
+fn streaming_large_chunked_blob(registry: &Registry, api: &Api) {
     let repo = "streaming/chunked";
     let (len, half) = (256u64 << 20, 128u64 << 20);
-    let (digest, _) = api::sha256_of_reader(GeneratedBlob::new(len, 7)).unwrap();
+    let (digest, _) = api::sha256_of_reader(RandomReader::new(7, len)).unwrap();
     let location = api.start_upload_location(repo);
     let resp = api
         .client()
@@ -2641,7 +2379,7 @@ fn streaming_large_chunked_blob(kind: Kind) {
         .header(CONTENT_TYPE, "application/octet-stream")
         .header(CONTENT_RANGE, format!("0-{}", half - 1))
         .body(reqwest::blocking::Body::sized(
-            GeneratedBlob::new(len, 7).take(half),
+            RandomReader::new(7, len).take(half),
             half,
         ))
         .send()
@@ -2653,7 +2391,7 @@ fn streaming_large_chunked_blob(kind: Kind) {
         text(resp)
     );
     let location = api.location(&resp);
-    let mut rest = GeneratedBlob::new(len, 7);
+    let mut rest = RandomReader::new(7, len);
     std::io::copy(&mut (&mut rest).take(half), &mut std::io::sink()).unwrap();
     let resp = api.finish_upload_streamed(&location, &digest, rest, len - half);
     assert_eq!(
@@ -2663,20 +2401,12 @@ fn streaming_large_chunked_blob(kind: Kind) {
         text(resp)
     );
 
-    let (pulled, pulled_len) = api::sha256_of_reader(api.get_blob(repo, &digest)).unwrap();
-    assert_eq!(
-        (pulled, pulled_len),
-        (digest, len),
-        "digest of the pulled blob"
-    );
-    let peak = registry
-        .pid()
-        .and_then(peak_rss_bytes)
-        .expect("peak RSS of the registry");
-    assert!(
-        peak < 128 << 20,
-        "registry peak RSS {} MiB during a 256 MiB chunked upload: it buffers chunks",
-        peak >> 20
+    assert_streamed_back(
+        registry,
+        api.get_blob(repo, &digest),
+        &digest,
+        len,
+        "during a 256 MiB chunked upload",
     );
 }
 on_both!(streaming_large_chunked_blob);
@@ -2688,21 +2418,10 @@ on_both!(streaming_large_chunked_blob);
 /// With htpasswd auth: no credentials or wrong ones are 401 `UNAUTHORIZED`
 /// with a Basic challenge; the right ones are let in.
 fn basic_auth(kind: Kind) {
-    let Some(htpasswd) = peer::require("htpasswd", "apache2-utils") else {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(file) = credentials::htpasswd(dir.path(), "user", "s3cret pass") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("htpasswd");
-    let out = Command::new(htpasswd)
-        .args(["-Bbn", "user", "s3cret pass"])
-        .output()
-        .expect("run htpasswd");
-    assert!(
-        out.status.success(),
-        "htpasswd: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(&file, &out.stdout).unwrap();
     let options = Options {
         htpasswd: Some(file),
         ..Options::default()
@@ -2754,42 +2473,12 @@ on_both!(basic_auth);
 /// With TLS: HTTPS works with the self-signed certificate as the only
 /// root, fails without it, and plain HTTP to the port gets no API answer.
 fn tls(kind: Kind) {
-    let Some(openssl) = peer::require("openssl", "openssl") else {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(credentials::ServerCertificate { cert, key, .. }) =
+        credentials::self_signed_certificate(dir.path())
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let out = Command::new(openssl)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            // A server certificate, not a CA: rustls (webpki) refuses a CA
-            // certificate as a server's own (`CaUsedAsEndEntity`).
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let options = Options {
         tls: Some((cert.clone(), key)),
         ..Options::default()

@@ -4,31 +4,17 @@
 //! Every scenario runs against `berthd` and, as the reference that proves the
 //! scenario right, against CNCF Distribution.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use berth_e2e::image::{LayerSpec, OciLayout, Platform, RandomReader, digest_hex, sha256_file};
-use berth_e2e::registry::{Kind, Options, Registry, client};
+use berth_e2e::api::{Api, sha256_of_reader, text};
+use berth_e2e::image::{KIB, LayerSpec, MIB, OciLayout, Platform, RandomReader};
+use berth_e2e::memory::{assert_peak_rss_below, peak_rss_kib};
+use berth_e2e::on_both;
+use berth_e2e::registry::{Kind, Options, Registry};
 use berth_e2e::skopeo::{Access, Skopeo, docker};
-use serde_json::Value;
-use sha2::{Digest, Sha256};
+use berth_e2e::store::Store;
 
-const KIB: u64 = 1024;
-const MIB: u64 = 1024 * KIB;
-
-/// Generates one `#[test]` per registry kind for each scenario function.
-macro_rules! against_both {
-    ($($scenario:ident),* $(,)?) => {
-        mod berthd {
-            $(#[test] fn $scenario() { super::$scenario(super::Kind::Berthd) })*
-        }
-        mod distribution {
-            $(#[test] fn $scenario() { super::$scenario(super::Kind::Distribution) })*
-        }
-    };
-}
-
-against_both!(
+on_both!(
     crash_mid_upload_loses_nothing_committed,
     crash_as_an_upload_completes_loses_nothing_committed,
     memory_stays_flat_while_a_large_blob_streams,
@@ -62,7 +48,7 @@ fn crash_during_push(kind: Kind, when: KillPoint) {
     let Some(mut registry) = Registry::start(kind, Options::default()) else {
         return;
     };
-    let root = registry.root().to_owned();
+    let store = Store::new(registry.root());
     let host = registry.host();
     let access = Access::insecure();
     let work = tempfile::tempdir().unwrap();
@@ -90,34 +76,23 @@ fn crash_during_push(kind: Kind, when: KillPoint) {
         Platform::LINUX_AMD64,
         &[LayerSpec::new(85, 64 * KIB), LayerSpec::new(86, 256 * MIB)],
     );
-    skopeo.push(
-        &source,
-        "stable",
-        &docker(&host, "e2e/stable:v1"),
-        &access,
-        false,
-    );
+    skopeo.push(&source, "stable", &docker(&host, "e2e/stable:v1"), &access);
     skopeo.push(
         &source,
         "stable-multi",
         &docker(&host, "e2e/stable:multi"),
         &access,
-        true,
     );
 
     let big_remote = docker(&host, "e2e/crash:big");
-    let uploads = root.join("docker/registry/v2/repositories/e2e/crash/_uploads");
+    let uploads = store.uploads("e2e/crash");
     let big_layer = big.layers[1].descriptor.clone();
-    let big_blob = root
-        .join("docker/registry/v2/blobs/sha256")
-        .join(&digest_hex(&big_layer.digest)[..2])
-        .join(digest_hex(&big_layer.digest))
-        .join("data");
+    let big_blob = store.blob_data(&big_layer.digest);
     let interrupted = std::thread::scope(|scope| {
-        let push = scope.spawn(|| skopeo.try_push(&source, "big", &big_remote, &access, false));
+        let push = scope.spawn(|| skopeo.try_push(&source, "big", &big_remote, &access));
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
-            let arrived = upload_bytes(&uploads);
+            let arrived = store.upload_bytes("e2e/crash");
             let due = match when {
                 KillPoint::MidUpload => arrived >= MIB,
                 KillPoint::UploadComplete => {
@@ -153,8 +128,8 @@ fn crash_during_push(kind: Kind, when: KillPoint) {
         push.join().unwrap().is_err()
     });
     eprintln!("push interrupted: {interrupted}");
-    assert_blob_store_whole(&root);
-    assert_manifests_complete(&root);
+    store.assert_blobs_whole();
+    store.assert_manifests_complete();
 
     registry.restart();
 
@@ -195,12 +170,12 @@ fn crash_during_push(kind: Kind, when: KillPoint) {
     }
 
     skopeo
-        .try_push(&source, "big", &big_remote, &access, false)
+        .try_push(&source, "big", &big_remote, &access)
         .unwrap_or_else(|failure| panic!("the same push succeeds after the restart: {failure}"));
     let pulled = skopeo.pull(&big_remote, &work.path().join("big"), "big", &access, false);
     pulled.assert_holds_image("big", &big);
-    assert_blob_store_whole(&root);
-    assert_manifests_complete(&root);
+    store.assert_blobs_whole();
+    store.assert_manifests_complete();
 }
 
 fn memory_stays_flat_while_a_large_blob_streams(kind: Kind) {
@@ -222,221 +197,40 @@ fn memory_stays_flat_while_a_large_blob_streams(kind: Kind) {
 
     // 1. skopeo's push: one PATCH streaming the whole layer.
     let remote = docker(&registry.host(), "e2e/large:v1");
-    skopeo.push(&source, "large", &remote, &Access::insecure(), false);
-    let after_push = peak_rss_kib(pid);
-    eprintln!("{kind:?} peak RSS after a {BLOB}-byte skopeo push: {after_push} KiB");
-    assert!(
-        after_push < BOUND_KIB,
-        "{kind:?} peaked at {after_push} KiB while skopeo pushed a {} MiB layer \
-         (bound {BOUND_KIB} KiB): it holds blob data in memory",
-        BLOB / MIB
+    skopeo.push(&source, "large", &remote, &Access::insecure());
+    assert_peak_rss_below(
+        pid,
+        BOUND_KIB,
+        &format!("while skopeo pushed a {} MiB layer to {kind:?}", BLOB / MIB),
     );
 
     // 2. A monolithic upload: POST, then one PUT whose body is the blob.
-    let http = client();
-    let digest = {
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut RandomReader::new(92, BLOB), &mut hasher).unwrap();
-        format!("sha256:{}", hex::encode(hasher.finalize()))
-    };
-    let start = http
-        .post(format!("{}/v2/e2e/large/blobs/uploads/", registry.url()))
-        .send()
-        .expect("start an upload");
-    assert_eq!(start.status().as_u16(), 202, "POST blobs/uploads/");
-    let location = start.headers()["location"].to_str().unwrap().to_owned();
-    let location = if location.starts_with('/') {
-        format!("{}{location}", registry.url())
-    } else {
-        location
-    };
-    let separator = if location.contains('?') { '&' } else { '?' };
-    let put = http
-        .put(format!("{location}{separator}digest={digest}"))
-        .header("content-type", "application/octet-stream")
-        .body(reqwest::blocking::Body::sized(
-            RandomReader::new(92, BLOB),
-            BLOB,
-        ))
-        .send()
-        .expect("PUT the blob");
+    let api = Api::new(registry.url());
+    let (digest, _) = sha256_of_reader(RandomReader::new(92, BLOB)).unwrap();
+    let location = api.start_upload_location("e2e/large");
+    let put = api.finish_upload_streamed(&location, &digest, RandomReader::new(92, BLOB), BLOB);
     assert_eq!(
         put.status().as_u16(),
         201,
         "monolithic PUT of {BLOB} bytes: {}",
-        put.text().unwrap_or_default()
+        text(put)
     );
-    let after_put = peak_rss_kib(pid);
-    eprintln!("{kind:?} peak RSS after a {BLOB}-byte monolithic PUT: {after_put} KiB");
-    assert!(
-        after_put < BOUND_KIB,
-        "{kind:?} peaked at {after_put} KiB during a monolithic PUT of {} MiB \
-         (bound {BOUND_KIB} KiB): it holds blob data in memory",
-        BLOB / MIB
+    assert_peak_rss_below(
+        pid,
+        BOUND_KIB,
+        &format!("during a monolithic PUT of {} MiB to {kind:?}", BLOB / MIB),
     );
 
     // 3. Serving it back, read and hashed as it streams.
-    let mut get = http
-        .get(format!("{}/v2/e2e/large/blobs/{digest}", registry.url()))
-        .send()
-        .expect("GET the blob");
+    let get = api.get_blob("e2e/large", &digest);
     assert_eq!(get.status().as_u16(), 200, "GET the large blob");
-    let mut hasher = Sha256::new();
-    let served = std::io::copy(&mut get, &mut hasher).expect("read the blob");
+    let (served_digest, served) = sha256_of_reader(get).expect("read the blob");
     assert_eq!(served, BLOB);
-    assert_eq!(format!("sha256:{}", hex::encode(hasher.finalize())), digest);
-    let after_get = peak_rss_kib(pid);
-    eprintln!("{kind:?} peak RSS after serving {BLOB} bytes: {after_get} KiB");
-    assert!(
-        after_get < BOUND_KIB,
-        "{kind:?} peaked at {after_get} KiB serving a {} MiB blob (bound {BOUND_KIB} KiB)",
-        BLOB / MIB
+    assert_eq!(served_digest, digest);
+    assert_peak_rss_below(
+        pid,
+        BOUND_KIB,
+        &format!("while {kind:?} served a {} MiB blob", BLOB / MIB),
     );
     assert!(source.verify_blob(&image.layers[0].descriptor.digest));
-}
-
-/// The peak resident set size of process `pid` so far (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status:\n{status}"))
-}
-
-/// Bytes of upload data on disk under a repository's `_uploads`.
-fn upload_bytes(uploads: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(uploads) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::metadata(e.path().join("data")).ok())
-        .map(|m| m.len())
-        .sum()
-}
-
-/// Every file below `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.filter_map(Result::ok) {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                pending.push(entry.path());
-            } else {
-                files.push(entry.path());
-            }
-        }
-    }
-    files
-}
-
-/// Nothing partial is visible among the blobs: every file under
-/// `blobs/` is a `sha256/<xx>/<hex>/data` whose content hashes to `<hex>`.
-fn assert_blob_store_whole(root: &Path) {
-    let blobs = root.join("docker/registry/v2/blobs");
-    for file in files_under(&blobs) {
-        let relative = file.strip_prefix(&blobs).unwrap();
-        let parts: Vec<&str> = relative.iter().map(|p| p.to_str().unwrap()).collect();
-        let [algorithm, prefix, hex, "data"] = parts[..] else {
-            panic!("stray file among the blobs: {}", file.display());
-        };
-        assert!(
-            algorithm == "sha256"
-                && hex.len() == 64
-                && hex.starts_with(prefix)
-                && prefix.len() == 2,
-            "blob file at a malformed path: {}",
-            file.display()
-        );
-        assert_eq!(
-            sha256_file(&file).unwrap(),
-            format!("sha256:{hex}"),
-            "{} holds content other than its digest (a partial write became visible)",
-            file.display()
-        );
-    }
-}
-
-/// Never a manifest whose blobs are missing: every manifest revision and
-/// every tag in every repository leads to blobs that are all stored and
-/// linked into that repository.
-fn assert_manifests_complete(root: &Path) {
-    let v2 = root.join("docker/registry/v2");
-    let repositories = v2.join("repositories");
-    let blob_data = |digest: &str| {
-        let hex = digest_hex(digest);
-        v2.join("blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    };
-    let link = |path: &Path| std::fs::read_to_string(path).ok();
-    for file in files_under(&repositories) {
-        let relative = file.strip_prefix(&repositories).unwrap().to_str().unwrap();
-        let Some((repo, rest)) = relative.split_once("/_manifests/") else {
-            continue;
-        };
-        let repo_dir = repositories.join(repo);
-        let is_revision = rest.starts_with("revisions/") && rest.ends_with("/link");
-        let is_current_tag = rest.starts_with("tags/") && rest.ends_with("/current/link");
-        if !is_revision && !is_current_tag {
-            continue;
-        }
-        let manifest = link(&file).unwrap_or_else(|| panic!("unreadable link {}", file.display()));
-        if is_current_tag {
-            let revision = repo_dir
-                .join("_manifests/revisions/sha256")
-                .join(digest_hex(&manifest))
-                .join("link");
-            assert!(
-                revision.is_file(),
-                "tag link {} names {manifest}, which has no revision in {repo}",
-                file.display()
-            );
-        }
-        let bytes = std::fs::read(blob_data(&manifest)).unwrap_or_else(|e| {
-            panic!(
-                "{} names manifest {manifest}, whose data is missing: {e}",
-                file.display()
-            )
-        });
-        let parsed: Value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("manifest {manifest} is not JSON: {e}"));
-        let children = parsed["manifests"].as_array().cloned().unwrap_or_default();
-        for child in children {
-            let digest = child["digest"].as_str().unwrap();
-            assert!(
-                repo_dir
-                    .join("_manifests/revisions/sha256")
-                    .join(digest_hex(digest))
-                    .join("link")
-                    .is_file(),
-                "index {manifest} in {repo} names manifest {digest}, which has no revision there"
-            );
-        }
-        let blobs = std::iter::once(&parsed["config"])
-            .chain(parsed["layers"].as_array().into_iter().flatten())
-            .filter_map(|d| d["digest"].as_str());
-        for digest in blobs {
-            assert!(
-                blob_data(digest).is_file(),
-                "manifest {manifest} in {repo} names blob {digest}, whose data is missing"
-            );
-            assert!(
-                repo_dir
-                    .join("_layers/sha256")
-                    .join(digest_hex(digest))
-                    .join("link")
-                    .is_file(),
-                "manifest {manifest} in {repo} names blob {digest}, which is not linked there"
-            );
-        }
-    }
 }

@@ -8,13 +8,11 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use berth_e2e::image::{Image, Index, LayerSpec, OciLayout, Platform, digest_hex, sha256_file};
+use berth_e2e::image::{Image, Index, KIB, LayerSpec, MIB, OciLayout, Platform};
 use berth_e2e::registry::{Kind, Options, Registry, client};
 use berth_e2e::skopeo::{Access, Skopeo, docker};
+use berth_e2e::store::Store;
 use serde_json::Value;
-
-const KIB: u64 = 1024;
-const MIB: u64 = 1024 * KIB;
 
 #[test]
 fn distribution_writes_berthd_serves() {
@@ -117,7 +115,6 @@ fn push(skopeo: &Skopeo, layout: &OciLayout, registry: &Registry, seed: u64, pus
             &format!("image-{seed}"),
             &docker(&registry.host(), &format!("{}:{tag}", pushed.repo)),
             &access,
-            false,
         );
     }
     skopeo.push(
@@ -128,7 +125,6 @@ fn push(skopeo: &Skopeo, layout: &OciLayout, registry: &Registry, seed: u64, pus
             &format!("{}:{}", pushed.index_repo, pushed.index_tag),
         ),
         &access,
-        true,
     );
 }
 
@@ -201,30 +197,56 @@ fn get_json(url: &str) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
 }
 
-fn written_by_then_served_by(writer: Kind, reader: Kind) {
-    let Some(skopeo) = Skopeo::find() else { return };
-    let store = tempfile::tempdir().unwrap();
-    let options = Options {
-        root: Some(store.path().to_owned()),
-        ..Options::default()
-    };
-    let work = tempfile::tempdir().unwrap();
-    let layout = OciLayout::create(work.path().join("source"));
-    let pushed = build(&layout, 100, 100, "e2e/app", "e2e/platforms");
+/// What both scenarios start from: skopeo, an empty store directory the
+/// registries are started on, and the layout images are built into.
+struct Setup {
+    skopeo: Skopeo,
+    store: tempfile::TempDir,
+    layout: OciLayout,
+    _work: tempfile::TempDir,
+}
 
-    let Some(mut first) = Registry::start(writer, options.clone()) else {
+impl Setup {
+    /// `None` (outside CI) when skopeo is missing.
+    fn new() -> Option<Setup> {
+        let skopeo = Skopeo::find()?;
+        let work = tempfile::tempdir().unwrap();
+        Some(Setup {
+            skopeo,
+            store: tempfile::tempdir().unwrap(),
+            layout: OciLayout::create(work.path().join("source")),
+            _work: work,
+        })
+    }
+
+    /// Starts a registry of `kind` on the store; `None` (outside CI) when
+    /// it is not installed.
+    fn start(&self, kind: Kind) -> Option<Registry> {
+        let options = Options {
+            root: Some(self.store.path().to_owned()),
+            ..Options::default()
+        };
+        Registry::start(kind, options)
+    }
+}
+
+fn written_by_then_served_by(writer: Kind, reader: Kind) {
+    let Some(s) = Setup::new() else { return };
+    let pushed = build(&s.layout, 100, 100, "e2e/app", "e2e/platforms");
+
+    let Some(mut first) = s.start(writer) else {
         return;
     };
-    push(&skopeo, &layout, &first, 100, &pushed);
+    push(&s.skopeo, &s.layout, &first, 100, &pushed);
     let written = listing(&first);
     first.stop();
 
-    assert_layout(store.path(), &pushed);
+    assert_layout(s.store.path(), &pushed);
     assert_distribution_gc_keeps_everything(&first, pushed.digests().len());
-    let Some(second) = Registry::start(reader, options) else {
+    let Some(second) = s.start(reader) else {
         return;
     };
-    assert_serves(&skopeo, &second, &pushed);
+    assert_serves(&s.skopeo, &second, &pushed);
     assert_eq!(
         listing(&second),
         written,
@@ -243,38 +265,31 @@ fn written_by_then_served_by(writer: Kind, reader: Kind) {
 }
 
 fn shared_store(a: Kind, b: Kind) {
-    let Some(skopeo) = Skopeo::find() else { return };
-    let store = tempfile::tempdir().unwrap();
-    let options = Options {
-        root: Some(store.path().to_owned()),
-        ..Options::default()
-    };
-    let work = tempfile::tempdir().unwrap();
-    let layout = OciLayout::create(work.path().join("source"));
+    let Some(s) = Setup::new() else { return };
     // Both write into one repository (different tags) and one each of
     // their own. Their images share a base layer, so the second writer
     // uploads a blob the first one already stored.
-    let from_a = build(&layout, 200, 200, "e2e/shared", "e2e/only-a");
-    let mut from_b = build(&layout, 300, 200, "e2e/shared", "e2e/only-b");
+    let from_a = build(&s.layout, 200, 200, "e2e/shared", "e2e/only-a");
+    let mut from_b = build(&s.layout, 300, 200, "e2e/shared", "e2e/only-b");
     from_b.image_tags = vec!["v2", "stable"];
 
-    let Some(first) = Registry::start(a, options.clone()) else {
+    let Some(first) = s.start(a) else {
         return;
     };
-    let Some(second) = Registry::start(b, options) else {
+    let Some(second) = s.start(b) else {
         return;
     };
-    push(&skopeo, &layout, &first, 200, &from_a);
-    push(&skopeo, &layout, &second, 300, &from_b);
+    push(&s.skopeo, &s.layout, &first, 200, &from_a);
+    push(&s.skopeo, &s.layout, &second, 300, &from_b);
 
-    assert_layout(store.path(), &from_a);
-    assert_layout(store.path(), &from_b);
+    assert_layout(s.store.path(), &from_a);
+    assert_layout(s.store.path(), &from_b);
     let mut stored = from_a.digests();
     stored.extend(from_b.digests());
     assert_distribution_gc_keeps_everything(&first, stored.len());
     for registry in [&first, &second] {
-        assert_serves(&skopeo, registry, &from_a);
-        assert_serves(&skopeo, registry, &from_b);
+        assert_serves(&s.skopeo, registry, &from_a);
+        assert_serves(&s.skopeo, registry, &from_b);
     }
     let expected = [
         ("e2e/only-a".to_owned(), vec!["multi".to_owned()]),
@@ -293,8 +308,10 @@ fn shared_store(a: Kind, b: Kind) {
         (&second, &first, from_a.index_repo),
         (&first, &second, from_b.index_repo),
     ] {
-        skopeo.delete(&docker(&deleter.host(), &format!("{repo}:multi")), &access);
-        let gone = skopeo
+        s.skopeo
+            .delete(&docker(&deleter.host(), &format!("{repo}:multi")), &access);
+        let gone = s
+            .skopeo
             .try_inspect_raw(&docker(&other.host(), &format!("{repo}:multi")), &access)
             .expect_err("a manifest deleted through one registry is gone for the other");
         assert!(
@@ -338,7 +355,7 @@ fn assert_distribution_gc_keeps_everything(registry: &Registry, blobs: usize) {
 /// Checks Distribution's layout for everything in `pushed`: blob data by
 /// digest, layer links, manifest revisions, tag links and tag index entries.
 fn assert_layout(root: &Path, pushed: &Pushed) {
-    let store = Store(root);
+    let store = Store::new(root);
     store.assert_image(pushed.repo, &pushed.image);
     for tag in &pushed.image_tags {
         store.assert_tag(pushed.repo, tag, &pushed.image.manifest.digest);
@@ -355,100 +372,5 @@ fn assert_layout(root: &Path, pushed: &Pushed) {
     );
     for repo in [pushed.repo, pushed.index_repo] {
         store.assert_no_uploads_left(repo);
-    }
-}
-
-/// A filesystem store in Distribution's layout.
-struct Store<'a>(&'a Path);
-
-impl Store<'_> {
-    fn v2(&self) -> std::path::PathBuf {
-        self.0.join("docker/registry/v2")
-    }
-
-    fn repo(&self, repo: &str) -> std::path::PathBuf {
-        self.v2().join("repositories").join(repo)
-    }
-
-    /// `blobs/sha256/<first two hex>/<hex>/data`, with content matching.
-    fn assert_blob(&self, digest: &str) {
-        let hex = digest_hex(digest);
-        let data = self
-            .v2()
-            .join("blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data");
-        match sha256_file(&data) {
-            Ok(actual) => assert_eq!(
-                actual,
-                digest,
-                "{} holds other content than its digest",
-                data.display()
-            ),
-            Err(e) => panic!("blob {digest} is not at {}: {e}", data.display()),
-        }
-    }
-
-    /// A link file holding exactly `digest`.
-    fn assert_link(&self, link: &Path, digest: &str, what: &str) {
-        match std::fs::read(link) {
-            Ok(content) => assert_eq!(
-                String::from_utf8_lossy(&content),
-                digest,
-                "{what}: {} must hold the bare digest",
-                link.display()
-            ),
-            Err(e) => panic!("{what}: missing link {}: {e}", link.display()),
-        }
-    }
-
-    fn assert_revision(&self, repo: &str, manifest: &str) {
-        self.assert_blob(manifest);
-        let link = self
-            .repo(repo)
-            .join("_manifests/revisions/sha256")
-            .join(digest_hex(manifest))
-            .join("link");
-        self.assert_link(&link, manifest, "manifest revision");
-    }
-
-    fn assert_image(&self, repo: &str, image: &Image) {
-        self.assert_revision(repo, &image.manifest.digest);
-        for digest in image.blob_digests() {
-            self.assert_blob(&digest);
-            let link = self
-                .repo(repo)
-                .join("_layers/sha256")
-                .join(digest_hex(&digest))
-                .join("link");
-            self.assert_link(&link, &digest, "blob link in the repository");
-        }
-    }
-
-    fn assert_tag(&self, repo: &str, tag: &str, manifest: &str) {
-        let tag_dir = self.repo(repo).join("_manifests/tags").join(tag);
-        self.assert_link(&tag_dir.join("current/link"), manifest, "current tag");
-        self.assert_link(
-            &tag_dir
-                .join("index/sha256")
-                .join(digest_hex(manifest))
-                .join("link"),
-            manifest,
-            "tag history index",
-        );
-    }
-
-    /// Finished uploads leave nothing under `_uploads`.
-    fn assert_no_uploads_left(&self, repo: &str) {
-        let uploads = self.repo(repo).join("_uploads");
-        let left: Vec<_> = std::fs::read_dir(&uploads)
-            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default();
-        assert!(
-            left.is_empty(),
-            "finished uploads are removed from {}: {left:?}",
-            uploads.display()
-        );
     }
 }
