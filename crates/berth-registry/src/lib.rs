@@ -62,7 +62,7 @@ pub(crate) enum Collect {
 
 /// Collects a body into memory, refusing more than `limit` bytes.
 pub(crate) async fn collect_body(
-    mut body: BodyStream,
+    body: &mut BodyStream,
     capacity: usize,
     limit: usize,
 ) -> Result<Bytes, Collect> {
@@ -75,6 +75,19 @@ pub(crate) async fn collect_body(
         }
     }
     Ok(buf.freeze())
+}
+
+/// Reads and discards up to `limit` more bytes, so that a refused request
+/// whose body was only a little too large leaves the connection usable.
+pub(crate) async fn drain_body(body: &mut BodyStream, limit: usize) {
+    use futures::StreamExt;
+    let mut seen = 0;
+    while let Some(Ok(chunk)) = body.next().await {
+        seen += chunk.len();
+        if seen > limit {
+            break;
+        }
+    }
 }
 
 /// How the registry behaves, from `config.yml`.

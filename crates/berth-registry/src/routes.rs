@@ -368,19 +368,25 @@ async fn put_manifest(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|l| l > MAX_MANIFEST_SIZE) {
+    // Far too large: refuse before reading (the connection closes).
+    if declared.is_some_and(|l| l > 4 * MAX_MANIFEST_SIZE) {
         return Err(too_large());
     }
-    let body = match crate::collect_body(body, declared.unwrap_or(4096), MAX_MANIFEST_SIZE).await {
-        Ok(body) => body,
-        Err(crate::Collect::TooLarge(_)) => return Err(too_large()),
-        Err(crate::Collect::Interrupted(e)) => {
-            return Err(RegistryError::new(
-                ErrorCode::ManifestInvalid,
-                format!("the manifest body ended early ({e}); nothing was stored"),
-            ));
-        }
-    };
+    let mut body = body;
+    let body =
+        match crate::collect_body(&mut body, declared.unwrap_or(4096), MAX_MANIFEST_SIZE).await {
+            Ok(body) => body,
+            Err(crate::Collect::TooLarge(_)) => {
+                crate::drain_body(&mut body, 3 * MAX_MANIFEST_SIZE).await;
+                return Err(too_large());
+            }
+            Err(crate::Collect::Interrupted(e)) => {
+                return Err(RegistryError::new(
+                    ErrorCode::ManifestInvalid,
+                    format!("the manifest body ended early ({e}); nothing was stored"),
+                ));
+            }
+        };
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)

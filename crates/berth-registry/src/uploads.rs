@@ -324,7 +324,7 @@ fn digest_mismatch(claimed: &Digest, actual: &Digest) -> RegistryError {
 }
 
 /// Reads a body of a promised length into memory.
-async fn read_small(body: BodyStream, len: u64) -> Result<Bytes> {
+async fn read_small(mut body: BodyStream, len: u64) -> Result<Bytes> {
     let mismatch = |got: usize| {
         RegistryError::new(
             ErrorCode::SizeInvalid,
@@ -332,7 +332,7 @@ async fn read_small(body: BodyStream, len: u64) -> Result<Bytes> {
         )
         .with_status(StatusCode::BAD_REQUEST)
     };
-    match crate::collect_body(body, len as usize, len as usize).await {
+    match crate::collect_body(&mut body, len as usize, len as usize).await {
         Ok(data) if data.len() as u64 == len => Ok(data),
         Ok(data) => Err(mismatch(data.len())),
         Err(crate::Collect::TooLarge(got)) => Err(mismatch(got)),
