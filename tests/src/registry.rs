@@ -61,26 +61,31 @@ pub struct Registry {
     workdir: tempfile::TempDir,
 }
 
-/// The `berthd` binary under test: `$BERTHD_BIN`, or the one cargo built next
-/// to this test executable.
+/// The `berthd` binary under test: `$BERTHD_BIN`, or the one cargo built
+/// next to the running executable (a benchmark in `target/<profile>/`) or
+/// next to its directory (a test in `target/<profile>/deps/`).
 pub fn berthd_bin() -> PathBuf {
     if let Some(bin) = std::env::var_os("BERTHD_BIN") {
         return PathBuf::from(bin);
     }
-    let exe = std::env::current_exe().expect("current test executable");
-    // target/<profile>/deps/<test> → target/<profile>/berthd
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable sits in target/<profile>/deps");
-    let bin = profile_dir.join("berthd");
-    assert!(
-        bin.is_file(),
-        "berthd is not built at {}: run `cargo build -p berthd` (or `make test`) first, \
-         or point BERTHD_BIN at it",
-        bin.display()
-    );
-    bin
+    let exe = std::env::current_exe().expect("current executable");
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("berthd"))
+        .collect();
+    candidates
+        .iter()
+        .find(|bin| bin.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "berthd is not built at {}: run `cargo build -p berthd` (or `make test`) first, \
+                 or point BERTHD_BIN at it",
+                candidates[0].display()
+            )
+        })
 }
 
 /// A port on 127.0.0.1 that nothing listens on right now.

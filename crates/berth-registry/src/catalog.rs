@@ -101,33 +101,21 @@ impl Registry {
         };
         let root = layout::repositories();
         let driver = self.driver.clone();
+        let handle = tokio::runtime::Handle::current();
         let found = tokio::task::spawn_blocking(move || {
             let mut walk = walk;
-            let result = match driver.local_path(&root) {
-                // A local store is listed with plain system calls on this
-                // one thread: a catalog page is hundreds of small listings.
-                Some(dir) => walk.visit(&root, "", &mut |path: &str| {
-                    let rel = &path[root.len()..];
-                    let full = dir.join(rel.trim_start_matches('/'));
-                    let mut names = Vec::new();
-                    for entry in std::fs::read_dir(full)? {
-                        if let Some(name) = entry?.file_name().to_str() {
-                            names.push(name.to_string());
-                        }
-                    }
-                    Ok(names)
-                }),
-                None => {
-                    let handle = tokio::runtime::Handle::current();
-                    walk.visit(&root, "", &mut |path: &str| {
-                        let children = handle
-                            .block_on(driver.list(path))
-                            .map_err(std::io::Error::other)?;
-                        Ok(children.iter().map(|c| basename(c).to_string()).collect())
-                    })
-                }
-            };
-            result.map(|()| walk.found)
+            walk.visit(&root, "", &mut |path: &str| {
+                // A local store lists on this thread; others wait for theirs.
+                let children = driver
+                    .list_now(path)
+                    .unwrap_or_else(|| handle.block_on(driver.list(path)))
+                    .map_err(|e| match e {
+                        e if e.is_not_found() => std::io::Error::from(std::io::ErrorKind::NotFound),
+                        e => std::io::Error::other(e),
+                    })?;
+                Ok(children.iter().map(|c| basename(c).to_string()).collect())
+            })
+            .map(|()| walk.found)
         })
         .await
         .map_err(|e| RegistryError::new(ErrorCode::Unknown, format!("catalog walk failed: {e}")))?;

@@ -5,9 +5,11 @@
 //! a visible path. Appending writers run on a thread of their own fed by a
 //! bounded channel, so a request keeps receiving while the disk writes.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -29,6 +31,60 @@ const READ_CHUNK: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct FilesystemDriver {
     root: PathBuf,
+    listings: Arc<Listings>,
+}
+
+/// Directory listings, each valid while its directory's modification time
+/// is unchanged. Only listings of directories that were quiet for a while
+/// are kept: a change within the file system's timestamp granularity of the
+/// listing could otherwise go unnoticed.
+#[derive(Debug, Default)]
+struct Listings {
+    entries: std::sync::Mutex<HashMap<PathBuf, Listing>>,
+}
+
+/// A directory's modification time and its sorted names at that time.
+type Listing = (SystemTime, Arc<Vec<String>>);
+
+/// How long a directory must have been unchanged for its listing to be kept.
+const QUIET: Duration = Duration::from_secs(2);
+/// Listings kept at most; the cache starts over beyond this.
+const MAX_LISTINGS: usize = 500_000;
+
+impl Listings {
+    /// The sorted names in directory `dir`.
+    fn names(&self, dir: &Path) -> io::Result<Arc<Vec<String>>> {
+        let modified = fs::metadata(dir)?.modified()?;
+        {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((when, names)) = entries.get(dir) {
+                if *when == modified {
+                    return Ok(names.clone());
+                }
+            }
+        }
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            if let Some(name) = entry?.file_name().to_str() {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        let names = Arc::new(names);
+        let quiet = SystemTime::now()
+            .duration_since(modified)
+            .is_ok_and(|age| age > QUIET);
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if quiet {
+            if entries.len() >= MAX_LISTINGS {
+                entries.clear();
+            }
+            entries.insert(dir.to_path_buf(), (modified, names.clone()));
+        } else {
+            entries.remove(dir);
+        }
+        Ok(names)
+    }
 }
 
 impl FilesystemDriver {
@@ -37,7 +93,10 @@ impl FilesystemDriver {
     pub fn new(root: impl Into<PathBuf>) -> io::Result<Self> {
         let root = root.into();
         fs::create_dir_all(root.join(TMP_DIR))?;
-        let driver = FilesystemDriver { root };
+        let driver = FilesystemDriver {
+            root,
+            listings: Arc::default(),
+        };
         driver.sweep_stale_temporaries(Duration::from_secs(3600));
         Ok(driver)
     }
@@ -194,24 +253,27 @@ impl StorageDriver for FilesystemDriver {
     }
 
     async fn list(&self, p: &str) -> Result<Vec<String>> {
-        let full = self.full(p)?;
+        let driver = self.clone();
         let owned = p.to_string();
-        blocking(move || {
-            let prefix = if owned == "/" { String::new() } else { owned };
-            let mut out = Vec::new();
-            for entry in fs::read_dir(&full)? {
-                let entry = entry?;
-                let name = entry.file_name();
-                let Some(name) = name.to_str() else { continue };
-                if prefix.is_empty() && name == TMP_DIR {
-                    continue;
-                }
-                out.push(format!("{prefix}/{name}"));
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(|e| backend("list", p, e))
+        tokio::task::spawn_blocking(move || driver.list_now(&owned).expect("a local listing"))
+            .await
+            .unwrap_or_else(|e| Err(backend("list", p, io::Error::other(e))))
+    }
+
+    fn list_now(&self, p: &str) -> Option<Result<Vec<String>>> {
+        let listed = self.full(p).and_then(|full| {
+            self.listings
+                .names(&full)
+                .map_err(|e| backend("list", p, e))
+        });
+        Some(listed.map(|names| {
+            let prefix = if p == "/" { "" } else { p };
+            names
+                .iter()
+                .filter(|n| !(prefix.is_empty() && n.as_str() == TMP_DIR))
+                .map(|n| format!("{prefix}/{n}"))
+                .collect()
+        }))
     }
 
     async fn move_object(&self, source: &str, dest: &str) -> Result<()> {

@@ -101,6 +101,14 @@ pub trait StorageDriver: Send + Sync + Debug + 'static {
         Ok(None)
     }
 
+    /// Lists like [`StorageDriver::list`] when that is a cheap local
+    /// operation that may run on the caller's (blocking) thread; `None` when
+    /// the driver can only list asynchronously. Walks over many small
+    /// directories (the catalog) use it to avoid a thread hop per listing.
+    fn list_now(&self, _path: &str) -> Option<Result<Vec<String>>> {
+        None
+    }
+
     /// The object's location on a local filesystem, when it has one; lets
     /// the registry serve blobs from the page cache without a detour.
     fn local_path(&self, _path: &str) -> Option<PathBuf> {
