@@ -46,8 +46,10 @@ struct Listings {
 /// A directory's modification time and its sorted names at that time.
 type Listing = (SystemTime, Arc<Vec<String>>);
 
-/// How long a directory must have been unchanged for its listing to be kept.
-const QUIET: Duration = Duration::from_secs(2);
+/// How long a directory must have been unchanged for its listing to be
+/// kept: well above the timestamp granularity of ext4, XFS, btrfs and tmpfs
+/// (a clock tick) and of ext3 and most NFS servers (one second).
+const QUIET: Duration = Duration::from_millis(1100);
 /// Listings kept at most; the cache starts over beyond this.
 const MAX_LISTINGS: usize = 500_000;
 
