@@ -31,6 +31,10 @@ pub fn paginate(sorted: Vec<String>, last: Option<&str>, n: Option<usize>) -> Pa
     Page { entries, next }
 }
 
+/// What makes a directory a repository in the catalog: Distribution counts
+/// every directory with linked blobs (`_layers`), with or without manifests.
+const REPOSITORY_MARKER: &str = "_layers";
+
 fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -57,9 +61,9 @@ impl Registry {
         }
     }
 
-    /// Every repository with manifests in the store, sorted.
+    /// Every repository in the store (as Distribution counts them), sorted.
     pub async fn repositories(&self) -> Result<Vec<String>> {
-        self.repositories_with("_manifests").await
+        self.repositories_with(REPOSITORY_MARKER).await
     }
 
     /// Every repository directory holding `marker` (`_manifests`, `_layers`
@@ -78,7 +82,7 @@ impl Registry {
     pub async fn catalog_page(&self, last: Option<&str>, n: usize) -> Result<Page> {
         // One more than asked tells whether a next page exists.
         let mut page = self
-            .repository_page("_manifests", last, n.saturating_add(1))
+            .repository_page(REPOSITORY_MARKER, last, n.saturating_add(1))
             .await?;
         if page.entries.len() > n {
             page.entries.truncate(n);
