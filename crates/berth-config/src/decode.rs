@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::document::{Entry, Kind, Node, Position, Resolved, YamlValue, node_json, resolve_plain};
+use crate::document::{
+    Entry, Kind, Node, Position, Resolved, YamlValue, node_json, resolve, resolve_plain,
+};
 use crate::duration::parse_go_duration;
 use crate::error::{Problem, ProblemKind, Warning};
 use crate::model::*;
 use crate::parameters::Parameters;
-use crate::secrets::join_path;
+use crate::path::{child, join_path, walk};
 
 /// A value in the tree, with the path and key position that lead to it.
 pub(crate) struct Field<'n> {
@@ -22,15 +24,11 @@ pub(crate) struct Field<'n> {
 /// A mapping being read key by key; whatever is left when it is finished is unknown.
 pub(crate) struct Section<'n> {
     path: Vec<String>,
+    /// Where the mapping's key is (for a list entry, where the entry starts).
+    key_pos: Position,
     env: Option<Arc<str>>,
     entries: &'n [Entry],
     used: Vec<bool>,
-}
-
-fn child(path: &[String], key: &str) -> Vec<String> {
-    let mut p = path.to_vec();
-    p.push(key.to_string());
-    p
 }
 
 impl<'n> Section<'n> {
@@ -88,6 +86,42 @@ impl<'n> Section<'n> {
     fn parameters(&mut self, d: &mut Decoder, key: &str) -> Parameters {
         self.take(key).map(|f| d.parameters(&f)).unwrap_or_default()
     }
+
+    /// One of `T`'s names; an empty value counts as unset.
+    fn choice<T: Choice>(&mut self, d: &mut Decoder, key: &str, ignore_case: bool) -> Option<T> {
+        let f = self.take(key)?;
+        let text = d.text(&f).filter(|t| !t.is_empty())?;
+        d.choice(&f, &text, ignore_case)
+    }
+
+    /// The mapping under `key`, read by `read`; `None` when there is none.
+    fn section<T>(
+        &mut self,
+        d: &mut Decoder,
+        key: &str,
+        read: impl FnOnce(&mut Decoder, &mut Section<'n>) -> T,
+    ) -> Option<T> {
+        let f = self.take(key)?;
+        d.mapping(&f, read)
+    }
+
+    /// The list of mappings under `key`, each read by `read`; entries that
+    /// are not mappings are reported and left out.
+    fn list<T>(
+        &mut self,
+        d: &mut Decoder,
+        key: &str,
+        mut read: impl FnMut(&mut Decoder, &mut Section<'n>) -> T,
+    ) -> Vec<T> {
+        let Some(f) = self.take(key) else {
+            return Vec::new();
+        };
+        let items = d.items(&f);
+        items
+            .iter()
+            .filter_map(|item| d.mapping(item, &mut read))
+            .collect()
+    }
 }
 
 /// Collects problems, warnings and unknown keys while decoding.
@@ -96,6 +130,16 @@ pub(crate) struct Decoder {
     pub problems: Vec<Problem>,
     pub warnings: Vec<Warning>,
     pub unknown: Vec<UnknownKey>,
+}
+
+/// Where a message about a value goes: its place in the file, or, for a
+/// value from a variable (which has no place), line 0 and the variable's
+/// name at the start of the message.
+fn locate(pos: Position, env: Option<&Arc<str>>, message: String) -> (usize, usize, String) {
+    match env {
+        Some(var) => (0, 0, format!("{var}: {message}")),
+        None => (pos.line, pos.column, message),
+    }
 }
 
 impl Decoder {
@@ -107,12 +151,7 @@ impl Decoder {
         kind: ProblemKind,
         message: String,
     ) {
-        // Like warnings, a problem with a variable's value names the variable
-        // in its message, since it has no place in the file.
-        let (line, column, message) = match env {
-            Some(var) => (0, 0, format!("{var}: {message}")),
-            None => (pos.line, pos.column, message),
-        };
+        let (line, column, message) = locate(pos, env, message);
         self.problems.push(Problem {
             line,
             column,
@@ -143,10 +182,7 @@ impl Decoder {
         path: &[String],
         message: String,
     ) {
-        let (line, column, message) = match env {
-            Some(var) => (0, 0, format!("{var}: {message}")),
-            None => (pos.line, pos.column, message),
-        };
+        let (line, column, message) = locate(pos, env, message);
         self.warnings.push(Warning {
             line,
             column,
@@ -171,10 +207,24 @@ impl Decoder {
         };
         Some(Section {
             path: f.path.clone(),
+            key_pos: f.key_pos,
             env: f.node.env.clone(),
             entries,
             used: vec![false; entries.len()],
         })
+    }
+
+    /// The mapping at `f`, read by `read`, whose keys left unread are then
+    /// reported as unknown. `None` (and a problem) when `f` is not a mapping.
+    fn mapping<'n, T>(
+        &mut self,
+        f: &Field<'n>,
+        read: impl FnOnce(&mut Decoder, &mut Section<'n>) -> T,
+    ) -> Option<T> {
+        let mut section = self.section(f)?;
+        let value = read(self, &mut section);
+        self.finish(section);
+        Some(value)
     }
 
     /// Records the keys nobody asked for as unknown.
@@ -196,7 +246,7 @@ impl Decoder {
                     join_path(&section.path)
                 )
             };
-            if let Some(hint) = crate::environment::suggest(&section.path, &entry.key) {
+            if let Some(hint) = crate::schema::suggest(&section.path, &entry.key) {
                 message.push_str("; did you mean `");
                 message.push_str(&hint);
                 message.push_str("`?");
@@ -211,66 +261,56 @@ impl Decoder {
         }
     }
 
-    /// Any scalar as its text, as go-yaml does for string fields (`true` and
-    /// `1728000` become "true" and "1728000"). `None` for null.
-    fn text(&mut self, f: &Field) -> Option<String> {
+    /// The scalar at `f` as its text and whether it was quoted; `None` for
+    /// null, and for a list or mapping, which is reported as not `wanted`.
+    fn scalar<'n>(&mut self, f: &Field<'n>, wanted: &str) -> Option<(&'n str, bool)> {
         match &f.node.kind {
             Kind::Null => None,
-            Kind::Scalar { text, .. } => Some(text.clone()),
+            Kind::Scalar { text, quoted } => Some((text, *quoted)),
             _ => {
-                self.wrong_type(f, "a single value");
+                self.wrong_type(f, wanted);
                 None
             }
         }
     }
 
+    /// Any scalar as its text, as go-yaml does for string fields (`true` and
+    /// `1728000` become "true" and "1728000"). `None` for null.
+    fn text(&mut self, f: &Field) -> Option<String> {
+        let (text, _) = self.scalar(f, "a single value")?;
+        Some(text.to_string())
+    }
+
     /// A boolean. Like go-yaml, YAML 1.1 spellings (`yes`, `On`, `True`) count,
     /// quoted or not.
     fn flag(&mut self, f: &Field) -> Option<bool> {
-        match &f.node.kind {
-            Kind::Null => None,
-            Kind::Scalar { text, .. } => match resolve_plain(text) {
-                Resolved::Bool(b) => Some(b),
-                _ => {
-                    self.wrong_type(f, "true or false");
-                    None
-                }
-            },
+        const WANTED: &str = "true or false";
+        let (text, _) = self.scalar(f, WANTED)?;
+        match resolve_plain(text) {
+            Resolved::Bool(b) => Some(b),
             _ => {
-                self.wrong_type(f, "true or false");
+                self.wrong_type(f, WANTED);
                 None
             }
         }
     }
 
     fn integer(&mut self, f: &Field) -> Option<i64> {
-        match &f.node.kind {
-            Kind::Null => None,
-            Kind::Scalar {
-                text,
-                quoted: false,
-            } => match resolve_plain(text) {
-                Resolved::Int(i) => Some(i),
-                Resolved::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e18 => Some(x as i64),
-                _ => {
-                    self.wrong_type(f, "a whole number");
-                    None
-                }
-            },
+        const WANTED: &str = "a whole number";
+        let (text, quoted) = self.scalar(f, WANTED)?;
+        match resolve(text, quoted) {
+            Resolved::Int(i) => Some(i),
+            Resolved::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e18 => Some(x as i64),
             _ => {
-                self.wrong_type(f, "a whole number");
+                self.wrong_type(f, WANTED);
                 None
             }
         }
     }
 
     fn count(&mut self, f: &Field) -> Option<u64> {
-        if let Kind::Scalar {
-            text,
-            quoted: false,
-        } = &f.node.kind
-        {
-            if let Resolved::UInt(u) = resolve_plain(text) {
+        if let Kind::Scalar { text, quoted } = &f.node.kind {
+            if let Resolved::UInt(u) = resolve(text, *quoted) {
                 return Some(u);
             }
         }
@@ -288,50 +328,65 @@ impl Decoder {
 
     /// A Go duration string, or an integer number of nanoseconds.
     fn duration(&mut self, f: &Field) -> Option<Duration> {
+        const WANTED: &str = "a duration such as `10s`, `500ms` or `1h30m`";
+        let (text, quoted) = self.scalar(f, WANTED)?;
         let path = join_path(&f.path);
-        match &f.node.kind {
-            Kind::Null => None,
-            Kind::Scalar { text, quoted } => {
-                let resolved = if *quoted {
-                    Resolved::Str
-                } else {
-                    resolve_plain(text)
-                };
-                match resolved {
-                    Resolved::Int(n) if n >= 0 => {
-                        if n > 0 && n < 1_000_000 {
-                            self.warn(
-                                f.node.pos,
-                                f.node.env.as_ref(),
-                                &f.path,
-                                format!(
-                                    "`{path}: {n}` is read as {n} nanoseconds, as Distribution reads a bare number; write `{n}s` or `{n}ms` if that was meant"
-                                ),
-                            );
-                        }
-                        Some(Duration::from_nanos(n as u64))
-                    }
-                    Resolved::Float(x) if x >= 0.0 && x.fract() == 0.0 && x < 9.0e18 => {
-                        Some(Duration::from_nanos(x as u64))
-                    }
-                    Resolved::Str => match parse_go_duration(text) {
-                        Ok(d) => Some(d),
-                        Err(why) => {
-                            self.problem(f, ProblemKind::InvalidValue, format!("`{path}`: {why}"));
-                            None
-                        }
-                    },
-                    _ => {
-                        self.wrong_type(f, "a duration such as `10s`, `500ms` or `1h30m`");
-                        None
-                    }
+        match resolve(text, quoted) {
+            Resolved::Int(n) if n >= 0 => {
+                if n > 0 && n < 1_000_000 {
+                    self.warn(
+                        f.node.pos,
+                        f.node.env.as_ref(),
+                        &f.path,
+                        format!(
+                            "`{path}: {n}` is read as {n} nanoseconds, as Distribution reads a bare number; write `{n}s` or `{n}ms` if that was meant"
+                        ),
+                    );
                 }
+                Some(Duration::from_nanos(n as u64))
             }
+            Resolved::Float(x) if x >= 0.0 && x.fract() == 0.0 && x < 9.0e18 => {
+                Some(Duration::from_nanos(x as u64))
+            }
+            Resolved::Str => match parse_go_duration(text) {
+                Ok(d) => Some(d),
+                Err(why) => {
+                    self.problem(f, ProblemKind::InvalidValue, format!("`{path}`: {why}"));
+                    None
+                }
+            },
             _ => {
-                self.wrong_type(f, "a duration such as `10s`, `500ms` or `1h30m`");
+                self.wrong_type(f, WANTED);
                 None
             }
         }
+    }
+
+    /// `text` as one of `T`'s names, or a problem that lists them.
+    fn choice<T: Choice>(&mut self, f: &Field, text: &str, ignore_case: bool) -> Option<T> {
+        let found = T::ALL.iter().copied().find(|c| {
+            if ignore_case {
+                c.name().eq_ignore_ascii_case(text)
+            } else {
+                c.name() == text
+            }
+        });
+        if found.is_none() {
+            let names: Vec<&str> = T::ALL.iter().map(|c| c.name()).collect();
+            let message = format!(
+                "`{}` must be {}, found `{text}`",
+                join_path(&f.path),
+                words(&names, "or")
+            );
+            self.problem(f, ProblemKind::InvalidValue, message);
+        }
+        found
+    }
+
+    /// `log.level` or the old `loglevel`; unlike other choices, an empty value is refused.
+    fn log_level(&mut self, f: &Field) -> Option<LogLevel> {
+        let text = self.text(f)?;
+        self.choice(f, &text, true)
     }
 
     fn items<'n>(&mut self, f: &Field<'n>) -> Vec<Field<'n>> {
@@ -400,11 +455,6 @@ impl Decoder {
         }
         params
     }
-
-    fn opt_section<'n>(&mut self, f: Option<Field<'n>>) -> Option<Section<'n>> {
-        let f = f?;
-        self.section(&f)
-    }
 }
 
 /// Decodes a whole document. Problems are returned sorted by position.
@@ -416,12 +466,7 @@ pub(crate) fn decode(root: &Node, layout: Layout) -> Result<(Config, Vec<Warning
         path: Vec::new(),
     };
     let config = match root.kind {
-        Kind::Map(_) | Kind::Null => {
-            let mut top = d.section(&root_field).expect("a mapping");
-            let config = decode_config(&mut d, &mut top, root);
-            d.finish(top);
-            Some(config)
-        }
+        Kind::Map(_) | Kind::Null => d.mapping(&root_field, |d, top| decode_config(d, top, root)),
         _ => {
             d.problem(
                 &root_field,
@@ -485,19 +530,9 @@ fn decode_config(d: &mut Decoder, top: &mut Section, root: &Node) -> Config {
         },
     };
 
-    let (mut log, level_set) = decode_log(d, top.take("log"));
+    let (mut log, level_set) = top.section(d, "log", decode_log).unwrap_or_default();
     if let Some(f) = top.take("loglevel") {
-        let level = d.text(&f).and_then(|t| match LogLevel::parse(&t) {
-            Some(level) => Some(level),
-            None => {
-                d.problem(
-                    &f,
-                    ProblemKind::InvalidValue,
-                    format!("`loglevel` must be error, warn, info or debug, found `{t}`"),
-                );
-                None
-            }
-        });
+        let level = d.log_level(&f);
         d.warn_key(
             &f,
             "`loglevel` is deprecated; Berth reads it as `log.level`, write `log:` / `  level:` instead"
@@ -511,18 +546,38 @@ fn decode_config(d: &mut Decoder, top: &mut Section, root: &Node) -> Config {
     let storage_field = top.take("storage");
     let (storage, cache_pos) = decode_storage(d, storage_field, root);
     let auth = decode_auth(d, top.take("auth"));
-    let middleware = decode_middleware(d, top.take("middleware"));
+    let middleware = top
+        .section(d, "middleware", decode_middleware)
+        .unwrap_or_default();
     let reporting = decode_reporting(d, top.take("reporting"));
-    let http = decode_http(d, top.take("http"));
-    let notifications = decode_notifications(d, top.take("notifications"));
-    let redis = decode_redis(d, top.take("redis"));
-    let health = decode_health(d, top.take("health"));
-    let catalog = decode_catalog(d, top.take("catalog"));
-    let proxy = decode_proxy(d, top.take("proxy"));
+    let http = top.section(d, "http", decode_http).unwrap_or_default();
+    let notifications = top
+        .section(d, "notifications", decode_notifications)
+        .unwrap_or_default();
+    let redis = top.section(d, "redis", decode_redis);
+    let health = top.section(d, "health", decode_health).unwrap_or_default();
+    let catalog = top
+        .section(d, "catalog", decode_catalog)
+        .unwrap_or_default();
+    let proxy = top.section(d, "proxy", decode_proxy);
     let compatibility = decode_compatibility(d, top.take("compatibility"));
-    let validation = decode_validation(d, top.take("validation"));
-    let policy = decode_policy(d, top.take("policy"));
-    let tags = decode_tags(d, top.take("tags"));
+    let validation = top
+        .section(d, "validation", decode_validation)
+        .unwrap_or_default();
+    let policy = top
+        .section(d, "policy", |d, s| Policy {
+            repository: s
+                .section(d, "repository", |d, r| RepositoryPolicy {
+                    classes: r.texts(d, "classes"),
+                })
+                .unwrap_or_default(),
+        })
+        .unwrap_or_default();
+    let tags = top
+        .section(d, "tags", |d, s| Tags {
+            max_tags: s.count(d, "maxtags"),
+        })
+        .unwrap_or_default();
 
     if let (Some((pos, env, path)), true) = (
         cache_pos,
@@ -568,76 +623,40 @@ fn decode_config(d: &mut Decoder, top: &mut Section, root: &Node) -> Config {
     }
 }
 
-fn decode_log(d: &mut Decoder, f: Option<Field>) -> (Log, bool) {
-    let mut log = Log::default();
-    let Some(mut s) = d.opt_section(f) else {
-        return (log, false);
+/// The `log` section, and whether it set `level`.
+fn decode_log(d: &mut Decoder, s: &mut Section) -> (Log, bool) {
+    let level = s.take("level").and_then(|f| d.log_level(&f));
+    let log = Log {
+        level: level.unwrap_or_default(),
+        formatter: s.choice(d, "formatter", false),
+        fields: s.parameters(d, "fields"),
+        access_log: AccessLog {
+            disabled: s
+                .section(d, "accesslog", |d, a| a.flag(d, "disabled"))
+                .unwrap_or_default(),
+        },
+        hooks: s.list(d, "hooks", |d, h| LogHook {
+            disabled: h.flag(d, "disabled"),
+            hook_type: h.text_or_empty(d, "type"),
+            levels: h.texts(d, "levels"),
+            options: h
+                .section(d, "options", |d, o| MailOptions {
+                    smtp: o
+                        .section(d, "smtp", |d, smtp| Smtp {
+                            addr: smtp.text_or_empty(d, "addr"),
+                            username: smtp.text_or_empty(d, "username"),
+                            password: smtp.text_or_empty(d, "password"),
+                            insecure: smtp.flag(d, "insecure"),
+                        })
+                        .unwrap_or_default(),
+                    from: o.text_or_empty(d, "from"),
+                    to: o.texts(d, "to"),
+                })
+                .unwrap_or_default(),
+        }),
+        report_caller: s.flag(d, "reportcaller"),
     };
-    let mut level_set = false;
-    if let Some(f) = s.take("level") {
-        if let Some(text) = d.text(&f) {
-            match LogLevel::parse(&text) {
-                Some(level) => {
-                    log.level = level;
-                    level_set = true;
-                }
-                None => d.problem(
-                    &f,
-                    ProblemKind::InvalidValue,
-                    format!("`log.level` must be error, warn, info or debug, found `{text}`"),
-                ),
-            }
-        }
-    }
-    if let Some(f) = s.take("formatter") {
-        if let Some(text) = d.text(&f).filter(|t| !t.is_empty()) {
-            match LogFormatter::parse(&text) {
-                Some(formatter) => log.formatter = Some(formatter),
-                None => d.problem(
-                    &f,
-                    ProblemKind::InvalidValue,
-                    format!("`log.formatter` must be text, json or logstash, found `{text}`"),
-                ),
-            }
-        }
-    }
-    log.fields = s.parameters(d, "fields");
-    if let Some(mut a) = d.opt_section(s.take("accesslog")) {
-        log.access_log.disabled = a.flag(d, "disabled");
-        d.finish(a);
-    }
-    if let Some(f) = s.take("hooks") {
-        for item in d.items(&f) {
-            let Some(mut h) = d.section(&item) else {
-                continue;
-            };
-            let mut hook = LogHook {
-                disabled: h.flag(d, "disabled"),
-                hook_type: h.text_or_empty(d, "type"),
-                levels: h.texts(d, "levels"),
-                options: MailOptions::default(),
-            };
-            if let Some(mut o) = d.opt_section(h.take("options")) {
-                if let Some(mut smtp) = d.opt_section(o.take("smtp")) {
-                    hook.options.smtp = Smtp {
-                        addr: smtp.text_or_empty(d, "addr"),
-                        username: smtp.text_or_empty(d, "username"),
-                        password: smtp.text_or_empty(d, "password"),
-                        insecure: smtp.flag(d, "insecure"),
-                    };
-                    d.finish(smtp);
-                }
-                hook.options.from = o.text_or_empty(d, "from");
-                hook.options.to = o.texts(d, "to");
-                d.finish(o);
-            }
-            d.finish(h);
-            log.hooks.push(hook);
-        }
-    }
-    log.report_caller = s.flag(d, "reportcaller");
-    d.finish(s);
-    (log, level_set)
+    (log, level.is_some())
 }
 
 type Origin = (Position, Option<Arc<str>>, Vec<String>);
@@ -648,6 +667,23 @@ fn words(items: &[&str], conjunction: &str) -> String {
         [] => String::new(),
         [one] => one.to_string(),
         [init @ .., last] => format!("{} {conjunction} {last}", init.join(", ")),
+    }
+}
+
+/// The keys among `keys` marked as missing.
+fn missing_keys<'k>(keys: &[(&'k str, bool)]) -> Vec<&'k str> {
+    keys.iter()
+        .filter(|(_, missing)| *missing)
+        .map(|(key, _)| *key)
+        .collect()
+}
+
+/// A driver or provider as a message lists it: `s3 (line 3)`, or
+/// `gcs (from REGISTRY_STORAGE_GCS_BUCKET)`.
+fn listed(name: &str, pos: Position, env: Option<&Arc<str>>) -> String {
+    match env {
+        Some(var) => format!("{name} (from {var})"),
+        None => format!("{name} (line {})", pos.line),
     }
 }
 
@@ -677,45 +713,37 @@ fn decode_storage(d: &mut Decoder, f: Option<Field>, root: &Node) -> (Storage, O
         return (storage, None);
     };
     let mut cache_origin = None;
-    let mut drivers: Vec<(String, Position, Option<Arc<str>>)> = Vec::new();
+    let mut drivers: Vec<String> = Vec::new();
     let entries = s.entries;
     for entry in entries {
         let field = s.take(&entry.key).expect("present");
         match entry.key.as_str() {
             "delete" => {
-                if let Some(mut x) = d.section(&field) {
-                    storage.delete.enabled = x.flag(d, "enabled");
-                    d.finish(x);
-                }
+                storage.delete.enabled = d
+                    .mapping(&field, |d, x| x.flag(d, "enabled"))
+                    .unwrap_or_default();
             }
             "redirect" => {
-                if let Some(mut x) = d.section(&field) {
-                    storage.redirect.disable = x.flag(d, "disable");
-                    d.finish(x);
-                }
+                storage.redirect.disable = d
+                    .mapping(&field, |d, x| x.flag(d, "disable"))
+                    .unwrap_or_default();
             }
             "tag" => {
-                if let Some(mut x) = d.section(&field) {
-                    storage.tag.concurrency_limit = x.count(d, "concurrencylimit");
-                    d.finish(x);
-                }
+                storage.tag.concurrency_limit = d
+                    .mapping(&field, |d, x| x.count(d, "concurrencylimit"))
+                    .flatten();
             }
             "maintenance" => {
-                if let Some(mut x) = d.section(&field) {
-                    storage.maintenance = decode_maintenance(d, &mut x);
-                    d.finish(x);
-                }
+                storage.maintenance = d.mapping(&field, decode_maintenance).unwrap_or_default();
             }
             "cache" => {
-                if let Some(mut x) = d.section(&field) {
-                    let (cache, origin) = decode_cache(d, &mut x);
+                if let Some((cache, origin)) = d.mapping(&field, decode_cache) {
                     storage.cache = Some(cache);
                     cache_origin = origin;
-                    d.finish(x);
                 }
             }
             name => {
-                drivers.push((name.to_string(), entry.key_pos, entry.value.env.clone()));
+                drivers.push(listed(name, entry.key_pos, entry.value.env.as_ref()));
                 storage.driver = DriverConfig {
                     name: name.to_string(),
                     parameters: d.parameters(&field),
@@ -735,25 +763,16 @@ fn decode_storage(d: &mut Decoder, f: Option<Field>, root: &Node) -> (Storage, O
             ProblemKind::StorageDriverCount,
             no_driver_message(),
         ),
-        n => {
-            let listed: Vec<String> = drivers
-                .iter()
-                .map(|(name, pos, env)| match env {
-                    Some(var) => format!("{name} (from {var})"),
-                    None => format!("{name} (line {})", pos.line),
-                })
-                .collect();
-            d.problem_at(
-                f.key_pos,
-                None,
-                &f.path,
-                ProblemKind::StorageDriverCount,
-                format!(
-                    "must provide exactly one storage type, found {n}: {}; keep one driver under `storage:` and remove the others",
-                    listed.join(", ")
-                ),
-            );
-        }
+        n => d.problem_at(
+            f.key_pos,
+            None,
+            &f.path,
+            ProblemKind::StorageDriverCount,
+            format!(
+                "must provide exactly one storage type, found {n}: {}; keep one driver under `storage:` and remove the others",
+                drivers.join(", ")
+            ),
+        ),
     }
     d.finish(s);
     (storage, cache_origin)
@@ -770,55 +789,58 @@ fn warn_unbuilt_driver(d: &mut Decoder, f: &Field, name: &str) {
 }
 
 fn decode_maintenance(d: &mut Decoder, s: &mut Section) -> Maintenance {
-    let mut maintenance = Maintenance::default();
-    if let Some(f) = s.take("uploadpurging") {
-        if let Some(mut u) = d.section(&f) {
-            let defaults = UploadPurging::default();
-            let purging = &mut maintenance.upload_purging;
-            purging.enabled = u
-                .take("enabled")
-                .and_then(|f| d.flag(&f))
-                .unwrap_or(defaults.enabled);
-            let age = u.take("age");
-            let interval = u.take("interval");
-            let dry_run = u.take("dryrun");
-            purging.age = age
-                .as_ref()
-                .and_then(|f| d.duration(f))
-                .unwrap_or(defaults.age);
-            purging.interval = interval
-                .as_ref()
-                .and_then(|f| d.duration(f))
-                .unwrap_or(defaults.interval);
-            purging.dry_run = dry_run.as_ref().and_then(|f| d.flag(f)).unwrap_or(false);
-            if purging.enabled && !f.node.is_null() {
-                let missing: Vec<&str> = [
-                    ("age", age.is_none()),
-                    ("interval", interval.is_none()),
-                    ("dryrun", dry_run.is_none()),
-                ]
-                .into_iter()
-                .filter(|(_, m)| *m)
-                .map(|(k, _)| k)
-                .collect();
-                if !missing.is_empty() {
-                    d.warn_key(
-                        &f,
-                        format!(
-                            "`storage.maintenance.uploadpurging` is enabled without {}; Berth uses the defaults (age 168h, interval 24h, dryrun false), but Distribution refuses to start without them",
-                            words(&missing, "or")
-                        ),
-                    );
-                }
-            }
-            d.finish(u);
+    let upload_purging = s
+        .take("uploadpurging")
+        .and_then(|f| d.mapping(&f, |d, u| decode_upload_purging(d, u, &f)))
+        .unwrap_or_default();
+    Maintenance {
+        upload_purging,
+        readonly: ReadOnly {
+            enabled: s
+                .section(d, "readonly", |d, r| r.flag(d, "enabled"))
+                .unwrap_or_default(),
+        },
+    }
+}
+
+fn decode_upload_purging(d: &mut Decoder, u: &mut Section, f: &Field) -> UploadPurging {
+    let defaults = UploadPurging::default();
+    let enabled = u
+        .take("enabled")
+        .and_then(|f| d.flag(&f))
+        .unwrap_or(defaults.enabled);
+    let age = u.take("age");
+    let interval = u.take("interval");
+    let dry_run = u.take("dryrun");
+    let purging = UploadPurging {
+        enabled,
+        age: age
+            .as_ref()
+            .and_then(|f| d.duration(f))
+            .unwrap_or(defaults.age),
+        interval: interval
+            .as_ref()
+            .and_then(|f| d.duration(f))
+            .unwrap_or(defaults.interval),
+        dry_run: dry_run.as_ref().and_then(|f| d.flag(f)).unwrap_or(false),
+    };
+    if purging.enabled && !f.node.is_null() {
+        let missing = missing_keys(&[
+            ("age", age.is_none()),
+            ("interval", interval.is_none()),
+            ("dryrun", dry_run.is_none()),
+        ]);
+        if !missing.is_empty() {
+            d.warn_key(
+                f,
+                format!(
+                    "`storage.maintenance.uploadpurging` is enabled without {}; Berth uses the defaults (age 168h, interval 24h, dryrun false), but Distribution refuses to start without them",
+                    words(&missing, "or")
+                ),
+            );
         }
     }
-    if let Some(mut r) = d.opt_section(s.take("readonly")) {
-        maintenance.readonly.enabled = r.flag(d, "enabled");
-        d.finish(r);
-    }
-    maintenance
+    purging
 }
 
 fn decode_cache(d: &mut Decoder, s: &mut Section) -> (Cache, Option<Origin>) {
@@ -884,12 +906,9 @@ fn decode_auth(d: &mut Decoder, f: Option<Field>) -> Option<Auth> {
     let mut s = d.section(&f)?;
     let entries = s.entries;
     if entries.len() > 1 {
-        let listed: Vec<String> = entries
+        let providers: Vec<String> = entries
             .iter()
-            .map(|e| match &e.value.env {
-                Some(var) => format!("{} (from {var})", e.key),
-                None => format!("{} (line {})", e.key, e.key_pos.line),
-            })
+            .map(|e| listed(&e.key, e.key_pos, e.value.env.as_ref()))
             .collect();
         d.problem_at(
             f.key_pos,
@@ -899,7 +918,7 @@ fn decode_auth(d: &mut Decoder, f: Option<Field>) -> Option<Auth> {
             format!(
                 "must provide exactly one auth provider, found {}: {}; keep one under `auth:` and remove the others",
                 entries.len(),
-                listed.join(", ")
+                providers.join(", ")
             ),
         );
         for e in entries {
@@ -940,77 +959,30 @@ fn decode_provider(d: &mut Decoder, name: &str, f: &Field, shorthand: bool) -> O
         }
     };
     match name {
-        "htpasswd" => {
-            let mut s = d.section(&field)?;
+        "htpasswd" => d.mapping(&field, |d, s| {
             let realm = require(
                 d,
-                &mut s,
+                s,
                 "realm",
                 "the realm shown to clients, e.g. `basic-realm`",
             );
             let file = require(
                 d,
-                &mut s,
+                s,
                 "path",
                 "the htpasswd file, e.g. `/etc/registry/htpasswd`",
             );
-            d.finish(s);
-            Some(Auth::Htpasswd {
+            Auth::Htpasswd {
                 realm,
                 path: PathBuf::from(file),
-            })
-        }
-        "silly" => {
-            let mut s = d.section(&field)?;
-            let realm = require(d, &mut s, "realm", "the realm shown to clients");
-            let service = require(d, &mut s, "service", "the service shown to clients");
-            d.finish(s);
-            Some(Auth::Silly { realm, service })
-        }
-        "token" => {
-            let mut s = d.section(&field)?;
-            let token = TokenAuth {
-                realm: s.text_or_empty(d, "realm"),
-                service: s.text_or_empty(d, "service"),
-                issuer: s.text_or_empty(d, "issuer"),
-                root_cert_bundle: s.path_buf(d, "rootcertbundle"),
-                jwks: s.path_buf(d, "jwks"),
-                auto_redirect: s.flag(d, "autoredirect"),
-                auto_redirect_path: s.nonempty_text(d, "autoredirectpath"),
-                signing_algorithms: s.texts(d, "signingalgorithms"),
-            };
-            let missing: Vec<&str> = [
-                ("realm", token.realm.is_empty()),
-                ("service", token.service.is_empty()),
-                ("issuer", token.issuer.is_empty()),
-            ]
-            .into_iter()
-            .filter(|(_, m)| *m)
-            .map(|(k, _)| k)
-            .collect();
-            if !missing.is_empty() {
-                let vars: Vec<String> = missing
-                    .iter()
-                    .map(|k| format!("REGISTRY_AUTH_TOKEN_{}", k.to_ascii_uppercase()))
-                    .collect();
-                d.warn_key(
-                    f,
-                    format!(
-                        "`auth.token` has no {}; the registry cannot start until it is set here or through {}",
-                        words(&missing, "or"),
-                        words(&vars.iter().map(String::as_str).collect::<Vec<_>>(), "or")
-                    ),
-                );
             }
-            if token.root_cert_bundle.is_none() && token.jwks.is_none() {
-                d.warn_key(
-                    f,
-                    "`auth.token` has neither `rootcertbundle` nor `jwks`, so no token can be verified".to_string(),
-                );
-            }
-            d.finish(s);
-            Some(Auth::Token(token))
-        }
+        }),
+        "silly" => d.mapping(&field, |d, s| {
+            let realm = require(d, s, "realm", "the realm shown to clients");
+            let service = require(d, s, "service", "the service shown to clients");
+            Auth::Silly { realm, service }
+        }),
+        "token" => d.mapping(&field, |d, s| Auth::Token(decode_token(d, s, f))),
         other => {
             let parameters = d.parameters(&field);
             d.warn_key(
@@ -1027,236 +999,224 @@ fn decode_provider(d: &mut Decoder, name: &str, f: &Field, shorthand: bool) -> O
     }
 }
 
-fn decode_middleware(d: &mut Decoder, f: Option<Field>) -> Middlewares {
-    let mut middleware = Middlewares::default();
-    let Some(mut s) = d.opt_section(f) else {
-        return middleware;
+fn decode_token(d: &mut Decoder, s: &mut Section, f: &Field) -> TokenAuth {
+    let token = TokenAuth {
+        realm: s.text_or_empty(d, "realm"),
+        service: s.text_or_empty(d, "service"),
+        issuer: s.text_or_empty(d, "issuer"),
+        root_cert_bundle: s.path_buf(d, "rootcertbundle"),
+        jwks: s.path_buf(d, "jwks"),
+        auto_redirect: s.flag(d, "autoredirect"),
+        auto_redirect_path: s.nonempty_text(d, "autoredirectpath"),
+        signing_algorithms: s.texts(d, "signingalgorithms"),
     };
-    for (kind, list) in [
-        ("registry", &mut middleware.registry),
-        ("repository", &mut middleware.repository),
-        ("storage", &mut middleware.storage),
-    ] {
-        let Some(f) = s.take(kind) else { continue };
-        for item in d.items(&f) {
-            let Some(mut m) = d.section(&item) else {
-                continue;
-            };
+    let missing = missing_keys(&[
+        ("realm", token.realm.is_empty()),
+        ("service", token.service.is_empty()),
+        ("issuer", token.issuer.is_empty()),
+    ]);
+    if !missing.is_empty() {
+        let vars: Vec<String> = missing
+            .iter()
+            .map(|k| format!("REGISTRY_AUTH_TOKEN_{}", k.to_ascii_uppercase()))
+            .collect();
+        d.warn_key(
+            f,
+            format!(
+                "`auth.token` has no {}; the registry cannot start until it is set here or through {}",
+                words(&missing, "or"),
+                words(&vars.iter().map(String::as_str).collect::<Vec<_>>(), "or")
+            ),
+        );
+    }
+    if token.root_cert_bundle.is_none() && token.jwks.is_none() {
+        d.warn_key(
+            f,
+            "`auth.token` has neither `rootcertbundle` nor `jwks`, so no token can be verified"
+                .to_string(),
+        );
+    }
+    token
+}
+
+fn decode_middleware(d: &mut Decoder, s: &mut Section) -> Middlewares {
+    let mut list = |d: &mut Decoder, kind: &str| {
+        s.list(d, kind, |d, m| {
             let name = m.nonempty_text(d, "name");
             if name.is_none() {
                 d.problem_at(
-                    item.key_pos,
-                    item.node.env.as_ref(),
-                    &child(&item.path, "name"),
+                    m.key_pos,
+                    m.env.as_ref(),
+                    &child(&m.path, "name"),
                     ProblemKind::Missing,
                     format!(
                         "`{}` has no `name`; every middleware entry needs one, e.g. `name: cloudfront`",
-                        join_path(&item.path)
+                        join_path(&m.path)
                     ),
                 );
             }
-            list.push(Middleware {
+            Middleware {
                 name: name.unwrap_or_default(),
                 disabled: m.flag(d, "disabled"),
                 options: m.parameters(d, "options"),
-            });
-            d.finish(m);
-        }
+            }
+        })
+    };
+    Middlewares {
+        registry: list(d, "registry"),
+        repository: list(d, "repository"),
+        storage: list(d, "storage"),
     }
-    d.finish(s);
-    middleware
 }
 
 fn decode_reporting(d: &mut Decoder, f: Option<Field>) -> Reporting {
-    let mut reporting = Reporting::default();
-    let Some(f) = f else { return reporting };
+    let Some(f) = f else {
+        return Reporting::default();
+    };
     d.warn_key(
         &f,
         "`reporting` was removed in Distribution v3 and Berth does not report errors to Bugsnag or New Relic; it is kept as written".to_string(),
     );
-    let Some(mut s) = d.section(&f) else {
-        return reporting;
-    };
-    if let Some(mut b) = d.opt_section(s.take("bugsnag")) {
-        reporting.bugsnag = Some(Bugsnag {
+    d.mapping(&f, |d, s| Reporting {
+        bugsnag: s.section(d, "bugsnag", |d, b| Bugsnag {
             api_key: b.text_or_empty(d, "apikey"),
             release_stage: b.text_or_empty(d, "releasestage"),
             endpoint: b.text_or_empty(d, "endpoint"),
-        });
-        d.finish(b);
-    }
-    if let Some(mut n) = d.opt_section(s.take("newrelic")) {
-        reporting.newrelic = Some(NewRelic {
+        }),
+        newrelic: s.section(d, "newrelic", |d, n| NewRelic {
             license_key: n.text_or_empty(d, "licensekey"),
             name: n.text_or_empty(d, "name"),
             verbose: n.flag(d, "verbose"),
-        });
-        d.finish(n);
-    }
-    d.finish(s);
-    reporting
+        }),
+    })
+    .unwrap_or_default()
 }
 
-const TLS_VERSIONS: [&str; 4] = ["tls1.0", "tls1.1", "tls1.2", "tls1.3"];
-
-fn decode_http(d: &mut Decoder, f: Option<Field>) -> Http {
-    let mut http = Http::default();
-    let Some(mut s) = d.opt_section(f) else {
-        return http;
-    };
-    http.addr = s.text_or_empty(d, "addr");
-    http.net = s.text_or_empty(d, "net");
-    http.prefix = s.text_or_empty(d, "prefix");
-    if let Some(f) = s.take("host") {
-        http.host = d.text(&f).filter(|h| !h.is_empty());
-        if let Some(host) = &http.host {
-            if !host.contains("://") {
-                d.warn(
-                    f.node.pos,
-                    f.node.env.as_ref(),
-                    &f.path,
-                    format!(
-                        "`http.host` should be a full URL such as `https://{host}`; without a scheme, URLs built from it are wrong"
-                    ),
-                );
-            }
-        }
-    }
-    http.secret = s.nonempty_text(d, "secret");
-    http.relative_urls = s.flag(d, "relativeurls");
-    http.drain_timeout = s.duration(d, "draintimeout").unwrap_or_default();
-    if let Some(f) = s.take("tls") {
-        if let Some(mut t) = d.section(&f) {
-            http.tls = Some(decode_tls(d, &mut t, &f));
-            d.finish(t);
-        }
-    }
-    http.headers = s.headers(d, "headers");
-    if let Some(mut g) = d.opt_section(s.take("debug")) {
-        let mut debug = crate::model::Debug {
+fn decode_http(d: &mut Decoder, s: &mut Section) -> Http {
+    Http {
+        addr: s.text_or_empty(d, "addr"),
+        net: s.text_or_empty(d, "net"),
+        prefix: s.text_or_empty(d, "prefix"),
+        host: s.take("host").and_then(|f| decode_host(d, &f)),
+        secret: s.nonempty_text(d, "secret"),
+        relative_urls: s.flag(d, "relativeurls"),
+        drain_timeout: s.duration(d, "draintimeout").unwrap_or_default(),
+        tls: s.section(d, "tls", decode_tls),
+        headers: s.headers(d, "headers"),
+        debug: s.section(d, "debug", |d, g| crate::model::Debug {
             addr: g.text_or_empty(d, "addr"),
-            ..Default::default()
-        };
-        if let Some(mut p) = d.opt_section(g.take("prometheus")) {
-            debug.prometheus.enabled = p.flag(d, "enabled");
-            debug.prometheus.path = p.text_or_empty(d, "path");
-            d.finish(p);
-        }
-        http.debug = Some(debug);
-        d.finish(g);
+            prometheus: g
+                .section(d, "prometheus", |d, p| Prometheus {
+                    enabled: p.flag(d, "enabled"),
+                    path: p.text_or_empty(d, "path"),
+                })
+                .unwrap_or_default(),
+        }),
+        http2_disabled: s
+            .section(d, "http2", |d, h| h.flag(d, "disabled"))
+            .unwrap_or_default(),
+        h2c_enabled: s
+            .section(d, "h2c", |d, h| h.flag(d, "enabled"))
+            .unwrap_or_default(),
     }
-    if let Some(mut h) = d.opt_section(s.take("http2")) {
-        http.http2_disabled = h.flag(d, "disabled");
-        d.finish(h);
-    }
-    if let Some(mut h) = d.opt_section(s.take("h2c")) {
-        http.h2c_enabled = h.flag(d, "enabled");
-        d.finish(h);
-    }
-    d.finish(s);
-    http
 }
 
-fn decode_tls(d: &mut Decoder, t: &mut Section, f: &Field) -> Tls {
-    let mut tls = Tls {
+fn decode_host(d: &mut Decoder, f: &Field) -> Option<String> {
+    let host = d.text(f).filter(|h| !h.is_empty())?;
+    if !host.contains("://") {
+        d.warn(
+            f.node.pos,
+            f.node.env.as_ref(),
+            &f.path,
+            format!(
+                "`http.host` should be a full URL such as `https://{host}`; without a scheme, URLs built from it are wrong"
+            ),
+        );
+    }
+    Some(host)
+}
+
+/// A value of `http.tls.minimumtls`, which [`Tls`] keeps as text.
+#[derive(Clone, Copy)]
+struct TlsVersion(&'static str);
+
+impl Choice for TlsVersion {
+    const ALL: &'static [TlsVersion] = &[
+        TlsVersion("tls1.0"),
+        TlsVersion("tls1.1"),
+        TlsVersion("tls1.2"),
+        TlsVersion("tls1.3"),
+    ];
+
+    fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+fn decode_tls(d: &mut Decoder, t: &mut Section) -> Tls {
+    let tls = Tls {
         certificate: t.path_buf(d, "certificate"),
         key: t.path_buf(d, "key"),
         client_cas: t.paths(d, "clientcas"),
-        ..Default::default()
-    };
-    if let Some(cf) = t.take("clientauth") {
-        if let Some(text) = d.text(&cf).filter(|s| !s.is_empty()) {
-            match ClientAuth::parse(&text) {
-                Some(c) => tls.client_auth = Some(c),
-                None => d.problem(
-                    &cf,
-                    ProblemKind::InvalidValue,
-                    format!(
-                        "`http.tls.clientauth` must be request-client-cert, require-any-client-cert, verify-client-cert-if-given or require-and-verify-client-cert, found `{text}`"
-                    ),
-                ),
-            }
-        }
-    }
-    if let Some(mf) = t.take("minimumtls") {
-        if let Some(text) = d.text(&mf).filter(|s| !s.is_empty()) {
-            if TLS_VERSIONS.contains(&text.as_str()) {
-                tls.minimum_tls = Some(text);
-            } else {
-                d.problem(
-                    &mf,
-                    ProblemKind::InvalidValue,
-                    format!("`http.tls.minimumtls` must be tls1.0, tls1.1, tls1.2 or tls1.3, found `{text}`"),
-                );
-            }
-        }
-    }
-    tls.cipher_suites = t.texts(d, "ciphersuites");
-    if let Some(mut l) = d.opt_section(t.take("letsencrypt")) {
-        tls.letsencrypt = Some(LetsEncrypt {
+        client_auth: t.choice(d, "clientauth", false),
+        minimum_tls: t
+            .choice(d, "minimumtls", false)
+            .map(|v: TlsVersion| v.0.to_string()),
+        cipher_suites: t.texts(d, "ciphersuites"),
+        letsencrypt: t.section(d, "letsencrypt", |d, l| LetsEncrypt {
             cache_file: l.path_buf(d, "cachefile"),
             email: l.text_or_empty(d, "email"),
             hosts: l.texts(d, "hosts"),
             directory_url: l.nonempty_text(d, "directoryurl"),
-        });
-        d.finish(l);
-    }
-    match (&tls.certificate, &tls.key) {
-        (Some(_), None) => d.problem_at(
-            f.key_pos,
-            f.node.env.as_ref(),
-            &child(&f.path, "key"),
+        }),
+    };
+    let unpaired = match (&tls.certificate, &tls.key) {
+        (Some(_), None) => Some((
+            "key",
+            "`http.tls.certificate` is set but `http.tls.key` is missing; add the certificate's private key",
+        )),
+        (None, Some(_)) => Some((
+            "certificate",
+            "`http.tls.key` is set but `http.tls.certificate` is missing; add the certificate",
+        )),
+        _ => None,
+    };
+    if let Some((key, message)) = unpaired {
+        d.problem_at(
+            t.key_pos,
+            t.env.as_ref(),
+            &child(&t.path, key),
             ProblemKind::Missing,
-            "`http.tls.certificate` is set but `http.tls.key` is missing; add the certificate's private key".to_string(),
-        ),
-        (None, Some(_)) => d.problem_at(
-            f.key_pos,
-            f.node.env.as_ref(),
-            &child(&f.path, "certificate"),
-            ProblemKind::Missing,
-            "`http.tls.key` is set but `http.tls.certificate` is missing; add the certificate".to_string(),
-        ),
-        _ => {}
+            message.to_string(),
+        );
     }
     tls
 }
 
-fn decode_notifications(d: &mut Decoder, f: Option<Field>) -> Notifications {
-    let mut notifications = Notifications::default();
-    let Some(mut s) = d.opt_section(f) else {
-        return notifications;
-    };
-    if let Some(mut e) = d.opt_section(s.take("events")) {
-        notifications.events.include_references = e.flag(d, "includereferences");
-        d.finish(e);
+fn decode_notifications(d: &mut Decoder, s: &mut Section) -> Notifications {
+    Notifications {
+        events: Events {
+            include_references: s
+                .section(d, "events", |d, e| e.flag(d, "includereferences"))
+                .unwrap_or_default(),
+        },
+        endpoints: s.list(d, "endpoints", |d, e| Endpoint {
+            name: e.text_or_empty(d, "name"),
+            disabled: e.flag(d, "disabled"),
+            url: e.text_or_empty(d, "url"),
+            headers: e.headers(d, "headers"),
+            timeout: e.duration(d, "timeout").unwrap_or_default(),
+            threshold: e.count(d, "threshold").unwrap_or_default(),
+            backoff: e.duration(d, "backoff").unwrap_or_default(),
+            ignored_media_types: e.texts(d, "ignoredmediatypes"),
+            ignore: e
+                .section(d, "ignore", |d, i| Ignore {
+                    media_types: i.texts(d, "mediatypes"),
+                    actions: i.texts(d, "actions"),
+                })
+                .unwrap_or_default(),
+        }),
     }
-    if let Some(f) = s.take("endpoints") {
-        for item in d.items(&f) {
-            let Some(mut e) = d.section(&item) else {
-                continue;
-            };
-            let mut endpoint = Endpoint {
-                name: e.text_or_empty(d, "name"),
-                disabled: e.flag(d, "disabled"),
-                url: e.text_or_empty(d, "url"),
-                headers: e.headers(d, "headers"),
-                timeout: e.duration(d, "timeout").unwrap_or_default(),
-                threshold: e.count(d, "threshold").unwrap_or_default(),
-                backoff: e.duration(d, "backoff").unwrap_or_default(),
-                ignored_media_types: e.texts(d, "ignoredmediatypes"),
-                ignore: Ignore::default(),
-            };
-            if let Some(mut i) = d.opt_section(e.take("ignore")) {
-                endpoint.ignore.media_types = i.texts(d, "mediatypes");
-                endpoint.ignore.actions = i.texts(d, "actions");
-                d.finish(i);
-            }
-            d.finish(e);
-            notifications.endpoints.push(endpoint);
-        }
-    }
-    d.finish(s);
-    notifications
 }
 
 /// go-redis options Distribution v3 accepts that Berth keeps without typing.
@@ -1278,9 +1238,7 @@ const REDIS_OTHER_OPTIONS: [&str; 15] = [
     "unstableresp3",
 ];
 
-fn decode_redis(d: &mut Decoder, f: Option<Field>) -> Option<Redis> {
-    let f = f?;
-    let mut s = d.section(&f)?;
+fn decode_redis(d: &mut Decoder, s: &mut Section) -> Redis {
     let mut redis = Redis {
         addrs: s.texts(d, "addrs"),
         ..Default::default()
@@ -1310,30 +1268,24 @@ fn decode_redis(d: &mut Decoder, f: Option<Field>) -> Option<Redis> {
     redis.master_name = s.nonempty_text(d, "mastername");
     redis.sentinel_username = s.nonempty_text(d, "sentinelusername");
     redis.sentinel_password = s.nonempty_text(d, "sentinelpassword");
-    if let Some(pf) = s.take("pool") {
+    redis.pool = s.take("pool").and_then(|pf| {
         d.warn_key(
             &pf,
             "`redis.pool` is Distribution v2's; v3 ignores it and reads `maxidleconns`, `maxactiveconns` and `connmaxidletime`".to_string(),
         );
-        if let Some(mut p) = d.section(&pf) {
-            redis.pool = Some(RedisPool {
-                max_idle: p.count(d, "maxidle"),
-                max_active: p.count(d, "maxactive"),
-                idle_timeout: p.duration(d, "idletimeout"),
-            });
-            d.finish(p);
-        }
-    }
-    if let Some(mut t) = d.opt_section(s.take("tls")) {
-        redis.tls = Some(RedisTls {
-            enabled: t.take("enabled").and_then(|f| d.flag(&f)),
-            certificate: t.path_buf(d, "certificate"),
-            key: t.path_buf(d, "key"),
-            client_cas: t.paths(d, "clientcas"),
-            root_cas: t.paths(d, "rootcas"),
-        });
-        d.finish(t);
-    }
+        d.mapping(&pf, |d, p| RedisPool {
+            max_idle: p.count(d, "maxidle"),
+            max_active: p.count(d, "maxactive"),
+            idle_timeout: p.duration(d, "idletimeout"),
+        })
+    });
+    redis.tls = s.section(d, "tls", |d, t| RedisTls {
+        enabled: t.take("enabled").and_then(|f| d.flag(&f)),
+        certificate: t.path_buf(d, "certificate"),
+        key: t.path_buf(d, "key"),
+        client_cas: t.paths(d, "clientcas"),
+        root_cas: t.paths(d, "rootcas"),
+    });
     for key in REDIS_OTHER_OPTIONS {
         if let Some(of) = s.take(key) {
             redis.options.push_with_position(
@@ -1343,311 +1295,207 @@ fn decode_redis(d: &mut Decoder, f: Option<Field>) -> Option<Redis> {
             );
         }
     }
-    d.finish(s);
-    Some(redis)
+    redis
 }
 
-fn decode_health(d: &mut Decoder, f: Option<Field>) -> Health {
-    let mut health = Health::default();
-    let Some(mut s) = d.opt_section(f) else {
-        return health;
-    };
-    if let Some(mut sd) = d.opt_section(s.take("storagedriver")) {
-        health.storage_driver = StorageDriverHealth {
-            enabled: sd.flag(d, "enabled"),
-            interval: sd.duration(d, "interval").unwrap_or_default(),
-            threshold: sd.count(d, "threshold").unwrap_or_default(),
-        };
-        d.finish(sd);
-    }
-    if let Some(f) = s.take("file") {
-        for item in d.items(&f) {
-            let Some(mut c) = d.section(&item) else {
-                continue;
-            };
-            health.file.push(FileCheck {
-                file: PathBuf::from(c.text_or_empty(d, "file")),
-                interval: c.duration(d, "interval").unwrap_or_default(),
-                threshold: c.count(d, "threshold").unwrap_or_default(),
-            });
-            d.finish(c);
-        }
-    }
-    if let Some(f) = s.take("http") {
-        for item in d.items(&f) {
-            let Some(mut c) = d.section(&item) else {
-                continue;
-            };
-            let status_code = match c.take("statuscode") {
-                Some(sf) => {
-                    match d.count(&sf) {
-                        Some(code) if (100..=599).contains(&code) => Some(code as u16),
-                        Some(0) | None => None,
-                        Some(code) => {
-                            d.problem(
-                            &sf,
-                            ProblemKind::InvalidValue,
-                            format!("`{}` must be an HTTP status between 100 and 599, found `{code}`", join_path(&sf.path)),
-                        );
-                            None
-                        }
-                    }
-                }
-                None => None,
-            };
-            health.http.push(HttpCheck {
+fn decode_health(d: &mut Decoder, s: &mut Section) -> Health {
+    Health {
+        storage_driver: s
+            .section(d, "storagedriver", |d, sd| StorageDriverHealth {
+                enabled: sd.flag(d, "enabled"),
+                interval: sd.duration(d, "interval").unwrap_or_default(),
+                threshold: sd.count(d, "threshold").unwrap_or_default(),
+            })
+            .unwrap_or_default(),
+        file: s.list(d, "file", |d, c| FileCheck {
+            file: PathBuf::from(c.text_or_empty(d, "file")),
+            interval: c.duration(d, "interval").unwrap_or_default(),
+            threshold: c.count(d, "threshold").unwrap_or_default(),
+        }),
+        http: s.list(d, "http", |d, c| {
+            let status_code = c.take("statuscode").and_then(|sf| status_code(d, &sf));
+            HttpCheck {
                 uri: c.text_or_empty(d, "uri"),
                 headers: c.headers(d, "headers"),
                 status_code,
                 timeout: c.duration(d, "timeout").unwrap_or_default(),
                 interval: c.duration(d, "interval").unwrap_or_default(),
                 threshold: c.count(d, "threshold").unwrap_or_default(),
-            });
-            d.finish(c);
-        }
+            }
+        }),
+        tcp: s.list(d, "tcp", |d, c| TcpCheck {
+            addr: c.text_or_empty(d, "addr"),
+            timeout: c.duration(d, "timeout").unwrap_or_default(),
+            interval: c.duration(d, "interval").unwrap_or_default(),
+            threshold: c.count(d, "threshold").unwrap_or_default(),
+        }),
     }
-    if let Some(f) = s.take("tcp") {
-        for item in d.items(&f) {
-            let Some(mut c) = d.section(&item) else {
-                continue;
-            };
-            health.tcp.push(TcpCheck {
-                addr: c.text_or_empty(d, "addr"),
-                timeout: c.duration(d, "timeout").unwrap_or_default(),
-                interval: c.duration(d, "interval").unwrap_or_default(),
-                threshold: c.count(d, "threshold").unwrap_or_default(),
-            });
-            d.finish(c);
-        }
-    }
-    d.finish(s);
-    health
 }
 
-fn decode_catalog(d: &mut Decoder, f: Option<Field>) -> Catalog {
-    let mut catalog = Catalog::default();
-    if let Some(mut s) = d.opt_section(f) {
-        if let Some(n) = s.take("maxentries").and_then(|f| d.integer(&f)) {
-            if n > 0 {
-                catalog.max_entries = n as u64;
-            }
+/// An HTTP check's expected status; zero means the default.
+fn status_code(d: &mut Decoder, f: &Field) -> Option<u16> {
+    match d.count(f) {
+        Some(code) if (100..=599).contains(&code) => Some(code as u16),
+        Some(0) | None => None,
+        Some(code) => {
+            d.problem(
+                f,
+                ProblemKind::InvalidValue,
+                format!(
+                    "`{}` must be an HTTP status between 100 and 599, found `{code}`",
+                    join_path(&f.path)
+                ),
+            );
+            None
         }
-        d.finish(s);
+    }
+}
+
+fn decode_catalog(d: &mut Decoder, s: &mut Section) -> Catalog {
+    let mut catalog = Catalog::default();
+    if let Some(n) = s.take("maxentries").and_then(|f| d.integer(&f)) {
+        if n > 0 {
+            catalog.max_entries = n as u64;
+        }
     }
     catalog
 }
 
-fn decode_proxy(d: &mut Decoder, f: Option<Field>) -> Option<Proxy> {
-    let f = f?;
-    let mut s = d.section(&f)?;
-    let mut proxy = Proxy {
+fn decode_proxy(d: &mut Decoder, s: &mut Section) -> Proxy {
+    let proxy = Proxy {
         remote_url: s.text_or_empty(d, "remoteurl"),
         username: s.nonempty_text(d, "username"),
         password: s.nonempty_text(d, "password"),
         ttl: s.duration(d, "ttl"),
-        exec: None,
-    };
-    if let Some(mut e) = d.opt_section(s.take("exec")) {
-        proxy.exec = Some(ProxyExec {
+        exec: s.section(d, "exec", |d, e| ProxyExec {
             command: e.text_or_empty(d, "command"),
             lifetime: e.duration(d, "lifetime"),
-        });
-        d.finish(e);
-    }
+        }),
+    };
     if proxy.remote_url.is_empty() {
-        d.warn_key(
-            &f,
+        d.warn(
+            s.key_pos,
+            s.env.as_ref(),
+            &s.path,
             "`proxy` has no `remoteurl`, so the registry is not a pull-through cache; set `remoteurl` (e.g. https://registry-1.docker.io) or remove the section".to_string(),
         );
     }
-    d.finish(s);
-    Some(proxy)
+    proxy
 }
 
 fn decode_compatibility(d: &mut Decoder, f: Option<Field>) -> Compatibility {
-    let mut compatibility = Compatibility::default();
-    let Some(f) = f else { return compatibility };
+    let Some(f) = f else {
+        return Compatibility::default();
+    };
     d.warn_key(
         &f,
         "`compatibility` (schema1 manifests) was removed in Distribution v3 and has no effect in Berth; it is kept as written".to_string(),
     );
-    let Some(mut s) = d.section(&f) else {
-        return compatibility;
-    };
-    if let Some(mut x) = d.opt_section(s.take("schema1")) {
-        compatibility.schema1.enabled = x.flag(d, "enabled");
-        compatibility.schema1.signing_key_file = x.path_buf(d, "signingkeyfile");
-        d.finish(x);
-    }
-    d.finish(s);
-    compatibility
+    d.mapping(&f, |d, s| Compatibility {
+        schema1: s
+            .section(d, "schema1", |d, x| Schema1 {
+                enabled: x.flag(d, "enabled"),
+                signing_key_file: x.path_buf(d, "signingkeyfile"),
+            })
+            .unwrap_or_default(),
+    })
+    .unwrap_or_default()
 }
 
-fn decode_validation(d: &mut Decoder, f: Option<Field>) -> Validation {
-    let mut validation = Validation::default();
-    let Some(mut s) = d.opt_section(f) else {
-        return validation;
-    };
-    if let Some(ef) = s.take("enabled") {
-        validation.enabled = d.flag(&ef).unwrap_or(false);
+fn decode_validation(d: &mut Decoder, s: &mut Section) -> Validation {
+    let enabled = s.take("enabled").is_some_and(|ef| {
+        let enabled = d.flag(&ef).unwrap_or(false);
         d.warn_key(
             &ef,
             "`validation.enabled` is deprecated; use `validation.disabled` instead".to_string(),
         );
-    }
-    validation.disabled = s.flag(d, "disabled");
-    if let Some(mut m) = d.opt_section(s.take("manifests")) {
-        if let Some(mut u) = d.opt_section(m.take("urls")) {
-            validation.manifests.urls.allow = u.texts(d, "allow");
-            validation.manifests.urls.deny = u.texts(d, "deny");
-            d.finish(u);
-        }
-        if let Some(mut i) = d.opt_section(m.take("indexes")) {
-            if let Some(pf) = i.take("platforms") {
-                if let Some(text) = d.text(&pf).filter(|t| !t.is_empty()) {
-                    validation.manifests.indexes.platforms = match text
-                        .to_ascii_lowercase()
-                        .as_str()
-                    {
-                        "all" => Some(IndexPlatforms::All),
-                        "none" => Some(IndexPlatforms::None),
-                        "list" => Some(IndexPlatforms::List),
-                        _ => {
-                            d.problem(
-                                &pf,
-                                ProblemKind::InvalidValue,
-                                format!("`validation.manifests.indexes.platforms` must be all, none or list, found `{text}`"),
-                            );
-                            None
-                        }
-                    };
-                }
-            }
-            if let Some(lf) = i.take("platformlist") {
-                for item in d.items(&lf) {
-                    if let Some(mut p) = d.section(&item) {
-                        validation.manifests.indexes.platform_list.push(Platform {
+        enabled
+    });
+    Validation {
+        enabled,
+        disabled: s.flag(d, "disabled"),
+        manifests: s
+            .section(d, "manifests", |d, m| ManifestValidation {
+                urls: m
+                    .section(d, "urls", |d, u| UrlValidation {
+                        allow: u.texts(d, "allow"),
+                        deny: u.texts(d, "deny"),
+                    })
+                    .unwrap_or_default(),
+                indexes: m
+                    .section(d, "indexes", |d, i| IndexValidation {
+                        platforms: i.choice(d, "platforms", true),
+                        platform_list: i.list(d, "platformlist", |d, p| Platform {
                             architecture: p.text_or_empty(d, "architecture"),
                             os: p.text_or_empty(d, "os"),
-                        });
-                        d.finish(p);
-                    }
-                }
-            }
-            d.finish(i);
-        }
-        d.finish(m);
+                        }),
+                    })
+                    .unwrap_or_default(),
+            })
+            .unwrap_or_default(),
     }
-    d.finish(s);
-    validation
-}
-
-fn decode_policy(d: &mut Decoder, f: Option<Field>) -> Policy {
-    let mut policy = Policy::default();
-    if let Some(mut s) = d.opt_section(f) {
-        if let Some(mut r) = d.opt_section(s.take("repository")) {
-            policy.repository.classes = r.texts(d, "classes");
-            d.finish(r);
-        }
-        d.finish(s);
-    }
-    policy
-}
-
-fn decode_tags(d: &mut Decoder, f: Option<Field>) -> Tags {
-    let mut tags = Tags::default();
-    if let Some(mut s) = d.opt_section(f) {
-        tags.max_tags = s.count(d, "maxtags");
-        d.finish(s);
-    }
-    tags
 }
 
 /// Resolves duplicate keys the way go-yaml v2 does: the last one wins. Each
 /// duplicate is reported with both positions.
-pub(crate) fn dedupe(node: &mut Node, path: &mut Vec<String>, warnings: &mut Vec<Warning>) {
-    match &mut node.kind {
-        Kind::Map(entries) => {
-            let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
-            for entry in entries.drain(..) {
-                if let Some(first) = kept.iter_mut().find(|e| e.key == entry.key) {
-                    let mut key_path = path.clone();
-                    key_path.push(entry.key.clone());
-                    let (line, column, message) = match &entry.value.env {
-                        Some(var) => (
-                            0,
-                            0,
-                            format!(
-                                "{var}: duplicate key `{}`; the last value wins, as in Distribution",
-                                entry.key
-                            ),
-                        ),
-                        None => (
-                            entry.key_pos.line,
-                            entry.key_pos.column,
-                            format!(
-                                "duplicate key `{}` (first at {}:{}); the last value, at {}:{}, wins as in Distribution; remove one of them",
-                                entry.key,
-                                first.key_pos.line,
-                                first.key_pos.column,
-                                entry.key_pos.line,
-                                entry.key_pos.column
-                            ),
-                        ),
-                    };
-                    warnings.push(Warning {
-                        line,
-                        column,
-                        key_path: join_path(&key_path),
-                        message,
-                    });
-                    first.key_pos = entry.key_pos;
-                    first.value = entry.value;
-                } else {
-                    kept.push(entry);
-                }
-            }
-            *entries = kept;
-            for entry in entries.iter_mut() {
-                path.push(entry.key.clone());
-                dedupe(&mut entry.value, path, warnings);
-                path.pop();
-            }
+pub(crate) fn dedupe(root: &mut Node, warnings: &mut Vec<Warning>) {
+    walk(root, &mut Vec::new(), &mut |node: &mut Node, path| {
+        let Kind::Map(entries) = &mut node.kind else {
+            return true;
+        };
+        let mut kept: Vec<Entry> = Vec::with_capacity(entries.len());
+        for entry in entries.drain(..) {
+            let Some(first) = kept.iter_mut().find(|e| e.key == entry.key) else {
+                kept.push(entry);
+                continue;
+            };
+            let (line, column, message) = match &entry.value.env {
+                Some(var) => (
+                    0,
+                    0,
+                    format!(
+                        "{var}: duplicate key `{}`; the last value wins, as in Distribution",
+                        entry.key
+                    ),
+                ),
+                None => (
+                    entry.key_pos.line,
+                    entry.key_pos.column,
+                    format!(
+                        "duplicate key `{}` (first at {}:{}); the last value, at {}:{}, wins as in Distribution; remove one of them",
+                        entry.key,
+                        first.key_pos.line,
+                        first.key_pos.column,
+                        entry.key_pos.line,
+                        entry.key_pos.column
+                    ),
+                ),
+            };
+            warnings.push(Warning {
+                line,
+                column,
+                key_path: join_path(&child(path, &entry.key)),
+                message,
+            });
+            first.key_pos = entry.key_pos;
+            first.value = entry.value;
         }
-        Kind::Seq(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                path.push(i.to_string());
-                dedupe(item, path, warnings);
-                path.pop();
-            }
-        }
-        Kind::Null | Kind::Scalar { .. } => {}
-    }
+        *entries = kept;
+        true
+    });
 }
 
-/// Records the key order of every mapping in the tree.
-pub(crate) fn record_layout(node: &Node, path: &mut Vec<String>, layout: &mut Layout) {
-    match &node.kind {
-        Kind::Map(entries) => {
-            layout.orders.insert(
-                path.clone(),
-                entries.iter().map(|e| e.key.clone()).collect(),
-            );
-            for entry in entries {
-                path.push(entry.key.clone());
-                record_layout(&entry.value, path, layout);
-                path.pop();
-            }
+/// The key order of every mapping in the tree.
+pub(crate) fn layout(root: &mut Node) -> Layout {
+    let mut layout = Layout::default();
+    walk(root, &mut Vec::new(), &mut |node: &mut Node, path| {
+        if let Kind::Map(entries) = &node.kind {
+            let keys = entries.iter().map(|e| e.key.clone()).collect();
+            layout.orders.insert(path.to_vec(), keys);
         }
-        Kind::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(i.to_string());
-                record_layout(item, path, layout);
-                path.pop();
-            }
-        }
-        Kind::Null | Kind::Scalar { .. } => {}
-    }
+        true
+    });
+    layout
 }
 
 #[cfg(test)]

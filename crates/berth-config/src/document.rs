@@ -107,6 +107,23 @@ impl Node {
     }
 }
 
+impl crate::path::Tree for Node {
+    fn children(&mut self) -> Vec<(String, &mut Node)> {
+        match &mut self.kind {
+            Kind::Map(entries) => entries
+                .iter_mut()
+                .map(|e| (e.key.clone(), &mut e.value))
+                .collect(),
+            Kind::Seq(items) => items
+                .iter_mut()
+                .enumerate()
+                .map(|(i, item)| (i.to_string(), item))
+                .collect(),
+            Kind::Null | Kind::Scalar { .. } => Vec::new(),
+        }
+    }
+}
+
 /// A YAML syntax error with its position.
 #[derive(Debug, Clone)]
 pub(crate) struct SyntaxError {
@@ -522,6 +539,15 @@ fn is_yaml_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// What a scalar means to go-yaml v2: a quoted one is always a string.
+pub(crate) fn resolve(text: &str, quoted: bool) -> Resolved {
+    if quoted {
+        Resolved::Str
+    } else {
+        resolve_plain(text)
+    }
+}
+
 /// Whether go-yaml v2 would read this plain text as a timestamp (`2001-12-14…`).
 pub(crate) fn looks_like_timestamp(text: &str) -> bool {
     let b = text.as_bytes();
@@ -529,12 +555,9 @@ pub(crate) fn looks_like_timestamp(text: &str) -> bool {
 }
 
 /// A scalar's value as a JSON value, the way Distribution's drivers see it.
-pub(crate) fn scalar_json(text: &str, quoted: bool) -> serde_json::Value {
+fn scalar_json(text: &str, quoted: bool) -> serde_json::Value {
     use serde_json::Value;
-    if quoted {
-        return Value::String(text.to_string());
-    }
-    match resolve_plain(text) {
+    match resolve(text, quoted) {
         Resolved::Null => Value::Null,
         Resolved::Bool(b) => Value::Bool(b),
         Resolved::Int(i) => Value::from(i),
@@ -548,18 +571,7 @@ pub(crate) fn scalar_json(text: &str, quoted: bool) -> serde_json::Value {
 
 /// A node as a JSON value (for driver parameters and other free-form maps).
 pub(crate) fn node_json(node: &Node) -> serde_json::Value {
-    use serde_json::Value;
-    match &node.kind {
-        Kind::Null => Value::Null,
-        Kind::Scalar { text, quoted } => scalar_json(text, *quoted),
-        Kind::Seq(items) => Value::Array(items.iter().map(node_json).collect()),
-        Kind::Map(entries) => Value::Object(
-            entries
-                .iter()
-                .map(|e| (e.key.clone(), node_json(&e.value)))
-                .collect(),
-        ),
-    }
+    YamlValue::from_node(node).to_json()
 }
 
 /// A YAML value kept as written: a section or key Berth does not know

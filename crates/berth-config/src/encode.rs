@@ -10,6 +10,7 @@ use crate::document::{Resolved, YamlValue, looks_like_timestamp, resolve_plain};
 use crate::duration::format_go_duration;
 use crate::model::*;
 use crate::parameters::Parameters;
+use crate::path::{Tree, child, walk};
 use crate::secrets::{REDACTED, is_secret};
 
 /// A YAML value about to be written.
@@ -112,8 +113,7 @@ impl<'c, 'a> MapOut<'c, 'a> {
     }
 
     fn texts(&mut self, key: &str, values: &[String]) {
-        let list = Out::Seq(values.iter().map(|v| Out::Text(v.clone())).collect());
-        self.put(key, list, values.is_empty());
+        self.put(key, texts_out(values), values.is_empty());
     }
 
     fn paths(&mut self, key: &str, values: &[std::path::PathBuf]) {
@@ -125,12 +125,7 @@ impl<'c, 'a> MapOut<'c, 'a> {
         let map = Out::Map(
             headers
                 .iter()
-                .map(|(name, values)| {
-                    (
-                        name.clone(),
-                        Out::Seq(values.iter().map(|v| Out::Text(v.clone())).collect()),
-                    )
-                })
+                .map(|(name, values)| (name.clone(), texts_out(values)))
                 .collect(),
         );
         self.put(key, map, headers.is_empty());
@@ -141,20 +136,25 @@ impl<'c, 'a> MapOut<'c, 'a> {
         self.put(key, map, params.is_empty());
     }
 
+    /// The mapping that `fill` writes at `path`.
+    fn mapping(&self, path: Vec<String>, fill: impl FnOnce(&mut MapOut)) -> Out {
+        let mut inner = MapOut::new(self.ctx, path);
+        fill(&mut inner);
+        Out::Map(inner.entries)
+    }
+
     /// A nested section, written when it has content or the source had it.
     fn section(&mut self, key: &str, fill: impl FnOnce(&mut MapOut)) {
-        let mut inner = MapOut::new(self.ctx, child(&self.path, key));
-        fill(&mut inner);
-        let empty = inner.entries.is_empty();
-        self.put(key, Out::Map(inner.entries), empty);
+        let map = self.mapping(child(&self.path, key), fill);
+        let empty = is_empty(&map);
+        self.put(key, map, empty);
     }
 
     /// An optional section: written exactly when it is `Some`, even if empty.
     fn opt_section<T>(&mut self, key: &str, value: &Option<T>, fill: impl FnOnce(&mut MapOut, &T)) {
         if let Some(value) = value {
-            let mut inner = MapOut::new(self.ctx, child(&self.path, key));
-            fill(&mut inner, value);
-            self.always(key, Out::Map(inner.entries));
+            let map = self.mapping(child(&self.path, key), |m| fill(m, value));
+            self.always(key, map);
         }
     }
 
@@ -164,20 +164,14 @@ impl<'c, 'a> MapOut<'c, 'a> {
         let out: Vec<Out> = items
             .iter()
             .enumerate()
-            .map(|(i, item)| {
-                let mut inner = MapOut::new(self.ctx, child(&path, &i.to_string()));
-                fill(&mut inner, item);
-                Out::Map(inner.entries)
-            })
+            .map(|(i, item)| self.mapping(child(&path, &i.to_string()), |m| fill(m, item)))
             .collect();
         self.put(key, Out::Seq(out), items.is_empty());
     }
 }
 
-fn child(path: &[String], key: &str) -> Vec<String> {
-    let mut p = path.to_vec();
-    p.push(key.to_string());
-    p
+fn texts_out(values: &[String]) -> Out {
+    Out::Seq(values.iter().map(|v| Out::Text(v.clone())).collect())
 }
 
 fn path_text(path: &Path) -> Out {
@@ -369,7 +363,7 @@ pub(crate) fn config_out(config: &Config, mode: Mode) -> Out {
             yaml_out(&unknown.value),
         );
     }
-    order(&mut root, &mut Vec::new(), &config.layout);
+    order(&mut root, &config.layout);
     root
 }
 
@@ -603,56 +597,41 @@ fn insert_unknown(root: &mut Out, parent: &[String], key: &str, value: Out) {
     }
 }
 
+impl Tree for Out {
+    fn children(&mut self) -> Vec<(String, &mut Out)> {
+        match self {
+            Out::Map(entries) => entries.iter_mut().map(|(k, v)| (k.clone(), v)).collect(),
+            Out::Seq(items) => items
+                .iter_mut()
+                .enumerate()
+                .map(|(i, item)| (i.to_string(), item))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Sorts every mapping by the source file's key order; keys the source did
 /// not have keep their relative order after those it did.
-fn order(out: &mut Out, path: &mut Vec<String>, layout: &Layout) {
-    match out {
-        Out::Map(entries) => {
-            if let Some(keys) = layout.keys_at(path) {
-                entries
-                    .sort_by_key(|(k, _)| keys.iter().position(|s| s == k).unwrap_or(usize::MAX));
-            }
-            for (k, v) in entries.iter_mut() {
-                path.push(k.clone());
-                order(v, path, layout);
-                path.pop();
-            }
+fn order(root: &mut Out, layout: &Layout) {
+    walk(root, &mut Vec::new(), &mut |out: &mut Out, path| {
+        if let (Out::Map(entries), Some(keys)) = (out, layout.keys_at(path)) {
+            entries.sort_by_key(|(k, _)| keys.iter().position(|s| s == k).unwrap_or(usize::MAX));
         }
-        Out::Seq(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                path.push(i.to_string());
-                order(item, path, layout);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
+        true
+    });
 }
 
 /// Replaces every non-empty secret value with [`REDACTED`], keeping its
 /// shape (a header's list of values stays a list), so the result still loads.
-pub(crate) fn redact(out: &mut Out, path: &mut Vec<String>) {
-    match out {
-        Out::Map(entries) => {
-            for (k, v) in entries.iter_mut() {
-                path.push(k.clone());
-                if is_secret(path) {
-                    redact_value(v);
-                } else {
-                    redact(v, path);
-                }
-                path.pop();
-            }
+pub(crate) fn redact(root: &mut Out) {
+    walk(root, &mut Vec::new(), &mut |out: &mut Out, path| {
+        if is_secret(path) {
+            redact_value(out);
+            return false;
         }
-        Out::Seq(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                path.push(i.to_string());
-                redact(item, path);
-                path.pop();
-            }
-        }
-        _ => {}
-    }
+        true
+    });
 }
 
 fn redact_value(value: &mut Out) {
@@ -675,30 +654,18 @@ pub(crate) fn is_empty(out: &Out) -> bool {
 }
 
 /// Paths (one element per level) of every non-empty secret in the tree.
-pub(crate) fn collect_secrets(out: &Out, path: &mut Vec<String>, found: &mut Vec<Vec<String>>) {
-    match out {
-        Out::Map(entries) => {
-            for (k, v) in entries {
-                path.push(k.clone());
-                if is_secret(path) {
-                    if !is_empty(v) {
-                        found.push(path.clone());
-                    }
-                } else {
-                    collect_secrets(v, path, found);
-                }
-                path.pop();
-            }
+pub(crate) fn secrets(mut root: Out) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    walk(&mut root, &mut Vec::new(), &mut |out: &mut Out, path| {
+        if !is_secret(path) {
+            return true;
         }
-        Out::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(i.to_string());
-                collect_secrets(item, path, found);
-                path.pop();
-            }
+        if !is_empty(out) {
+            found.push(path.to_vec());
         }
-        _ => {}
-    }
+        false
+    });
+    found
 }
 
 // ---------------------------------------------------------------------------
@@ -726,11 +693,13 @@ fn write_map(buf: &mut String, entries: &[(String, Out)], level: usize) {
         indent(buf, level);
         buf.push_str(&key_text(key));
         buf.push(':');
-        write_after_key(buf, value, level);
+        write_value(buf, value, level);
     }
 }
 
-fn write_after_key(buf: &mut String, value: &Out, level: usize) {
+/// Writes a value after its `key:` or list entry's `-`: on the same line
+/// when it is written inline, else on the lines below, indented.
+fn write_value(buf: &mut String, value: &Out, level: usize) {
     match value {
         Out::Map(entries) if !entries.is_empty() => {
             buf.push('\n');
@@ -758,18 +727,10 @@ fn write_seq(buf: &mut String, items: &[Out], level: usize) {
                 buf.push(' ');
                 buf.push_str(&key_text(first_key));
                 buf.push(':');
-                write_after_key(buf, first_value, level + 2);
+                write_value(buf, first_value, level + 2);
                 write_map(buf, &entries[1..], level + 2);
             }
-            Out::Seq(inner) if !inner.is_empty() && !flowable(inner) => {
-                buf.push('\n');
-                write_seq(buf, inner, level + 2);
-            }
-            other => {
-                buf.push(' ');
-                buf.push_str(&inline(other));
-                buf.push('\n');
-            }
+            other => write_value(buf, other, level),
         }
     }
 }
@@ -896,29 +857,22 @@ fn key_text(key: &str) -> String {
 // flattening for diffs
 
 /// The tree as (path, value) leaves: mappings are walked, lists of mappings
-/// are walked by position, lists of scalars are one leaf.
-pub(crate) fn flatten(out: &Out, path: &mut Vec<String>, leaves: &mut Vec<(Vec<String>, String)>) {
-    match out {
-        Out::Map(entries) if !entries.is_empty() => {
-            for (k, v) in entries {
-                path.push(k.clone());
-                if is_secret(path) {
-                    leaves.push((path.clone(), inline(v)));
-                } else {
-                    flatten(v, path, leaves);
-                }
-                path.pop();
-            }
+/// are walked by position, lists of scalars are one leaf, and so is a secret.
+pub(crate) fn leaves(mut root: Out) -> Vec<(Vec<String>, String)> {
+    let mut leaves = Vec::new();
+    walk(&mut root, &mut Vec::new(), &mut |out: &mut Out, path| {
+        let inside = match out {
+            Out::Map(entries) => !entries.is_empty(),
+            Out::Seq(items) => items.iter().any(|i| matches!(i, Out::Map(_) | Out::Seq(_))),
+            _ => false,
+        };
+        if inside && !is_secret(path) {
+            return true;
         }
-        Out::Seq(items) if items.iter().any(|i| matches!(i, Out::Map(_) | Out::Seq(_))) => {
-            for (i, item) in items.iter().enumerate() {
-                path.push(i.to_string());
-                flatten(item, path, leaves);
-                path.pop();
-            }
-        }
-        other => leaves.push((path.clone(), inline(other))),
-    }
+        leaves.push((path.to_vec(), inline(out)));
+        false
+    });
+    leaves
 }
 
 #[cfg(test)]

@@ -31,394 +31,12 @@ use std::sync::Arc;
 use crate::decode::dedupe;
 use crate::document::{self, Entry, Kind, Node, Position};
 use crate::error::{ConfigError, Warning};
-
-/// What a place in the configuration holds, for walking variable names.
-#[derive(Clone, Copy)]
-enum Shape {
-    /// A Go struct: fixed fields with Go names and YAML keys.
-    Struct(&'static [Field]),
-    /// A map from free keys to values of one shape.
-    Map(&'static Shape),
-    /// `storage` and `auth`: a map of names to parameter maps, also written as a bare name.
-    Providers,
-    /// A list of values of one shape.
-    List(&'static Shape),
-    /// A single value.
-    Scalar,
-    /// Anything (`interface{}`): a parameter value.
-    Any,
-}
-
-#[derive(Clone, Copy)]
-struct Field {
-    go: &'static str,
-    key: &'static str,
-    shape: Shape,
-}
-
-const fn f(go: &'static str, key: &'static str, shape: Shape) -> Field {
-    Field { go, key, shape }
-}
-
-const S: Shape = Shape::Scalar;
-const STRINGS: Shape = Shape::List(&Shape::Scalar);
-const HEADERS: Shape = Shape::Map(&STRINGS);
-const PARAMS: Shape = Shape::Map(&Shape::Any);
-
-const LOG: &[Field] = &[
-    f(
-        "ACCESSLOG",
-        "accesslog",
-        Shape::Struct(&[f("DISABLED", "disabled", S)]),
-    ),
-    f("LEVEL", "level", S),
-    f("FORMATTER", "formatter", S),
-    f("FIELDS", "fields", PARAMS),
-    f(
-        "HOOKS",
-        "hooks",
-        Shape::List(&Shape::Struct(&[
-            f("DISABLED", "disabled", S),
-            f("TYPE", "type", S),
-            f("LEVELS", "levels", STRINGS),
-            f(
-                "MAILOPTIONS",
-                "options",
-                Shape::Struct(&[
-                    f(
-                        "SMTP",
-                        "smtp",
-                        Shape::Struct(&[
-                            f("ADDR", "addr", S),
-                            f("USERNAME", "username", S),
-                            f("PASSWORD", "password", S),
-                            f("INSECURE", "insecure", S),
-                        ]),
-                    ),
-                    f("FROM", "from", S),
-                    f("TO", "to", STRINGS),
-                ]),
-            ),
-        ])),
-    ),
-    f("REPORTCALLER", "reportcaller", S),
-];
-
-const MIDDLEWARE: Shape = Shape::Struct(&[
-    f("NAME", "name", S),
-    f("DISABLED", "disabled", S),
-    f("OPTIONS", "options", PARAMS),
-]);
-
-const HTTP: &[Field] = &[
-    f("ADDR", "addr", S),
-    f("NET", "net", S),
-    f("HOST", "host", S),
-    f("PREFIX", "prefix", S),
-    f("SECRET", "secret", S),
-    f("RELATIVEURLS", "relativeurls", S),
-    f("DRAINTIMEOUT", "draintimeout", S),
-    f(
-        "TLS",
-        "tls",
-        Shape::Struct(&[
-            f("CERTIFICATE", "certificate", S),
-            f("KEY", "key", S),
-            f("CLIENTCAS", "clientcas", STRINGS),
-            f("CLIENTAUTH", "clientauth", S),
-            f("MINIMUMTLS", "minimumtls", S),
-            f("CIPHERSUITES", "ciphersuites", STRINGS),
-            f(
-                "LETSENCRYPT",
-                "letsencrypt",
-                Shape::Struct(&[
-                    f("CACHEFILE", "cachefile", S),
-                    f("EMAIL", "email", S),
-                    f("HOSTS", "hosts", STRINGS),
-                    f("DIRECTORYURL", "directoryurl", S),
-                ]),
-            ),
-        ]),
-    ),
-    f("HEADERS", "headers", HEADERS),
-    f(
-        "DEBUG",
-        "debug",
-        Shape::Struct(&[
-            f("ADDR", "addr", S),
-            f(
-                "PROMETHEUS",
-                "prometheus",
-                Shape::Struct(&[f("ENABLED", "enabled", S), f("PATH", "path", S)]),
-            ),
-        ]),
-    ),
-    f(
-        "HTTP2",
-        "http2",
-        Shape::Struct(&[f("DISABLED", "disabled", S)]),
-    ),
-    f("H2C", "h2c", Shape::Struct(&[f("ENABLED", "enabled", S)])),
-];
-
-const NOTIFICATIONS: &[Field] = &[
-    f(
-        "EVENTCONFIG",
-        "events",
-        Shape::Struct(&[f("INCLUDEREFERENCES", "includereferences", S)]),
-    ),
-    f(
-        "ENDPOINTS",
-        "endpoints",
-        Shape::List(&Shape::Struct(&[
-            f("NAME", "name", S),
-            f("DISABLED", "disabled", S),
-            f("URL", "url", S),
-            f("HEADERS", "headers", HEADERS),
-            f("TIMEOUT", "timeout", S),
-            f("THRESHOLD", "threshold", S),
-            f("BACKOFF", "backoff", S),
-            f("IGNOREDMEDIATYPES", "ignoredmediatypes", STRINGS),
-            f(
-                "IGNORE",
-                "ignore",
-                Shape::Struct(&[
-                    f("MEDIATYPES", "mediatypes", STRINGS),
-                    f("ACTIONS", "actions", STRINGS),
-                ]),
-            ),
-        ])),
-    ),
-];
-
-const REDIS: &[Field] = &[
-    // go-redis UniversalOptions, inlined by Distribution v3.
-    f("ADDRS", "addrs", STRINGS),
-    f("CLIENTNAME", "clientname", S),
-    f("DB", "db", S),
-    f("PROTOCOL", "protocol", S),
-    f("USERNAME", "username", S),
-    f("PASSWORD", "password", S),
-    f("SENTINELUSERNAME", "sentinelusername", S),
-    f("SENTINELPASSWORD", "sentinelpassword", S),
-    f("MAXRETRIES", "maxretries", S),
-    f("MINRETRYBACKOFF", "minretrybackoff", S),
-    f("MAXRETRYBACKOFF", "maxretrybackoff", S),
-    f("DIALTIMEOUT", "dialtimeout", S),
-    f("READTIMEOUT", "readtimeout", S),
-    f("WRITETIMEOUT", "writetimeout", S),
-    f("CONTEXTTIMEOUTENABLED", "contexttimeoutenabled", S),
-    f("POOLFIFO", "poolfifo", S),
-    f("POOLSIZE", "poolsize", S),
-    f("POOLTIMEOUT", "pooltimeout", S),
-    f("MINIDLECONNS", "minidleconns", S),
-    f("MAXIDLECONNS", "maxidleconns", S),
-    f("MAXACTIVECONNS", "maxactiveconns", S),
-    f("CONNMAXIDLETIME", "connmaxidletime", S),
-    f("CONNMAXLIFETIME", "connmaxlifetime", S),
-    f("MAXREDIRECTS", "maxredirects", S),
-    f("READONLY", "readonly", S),
-    f("ROUTEBYLATENCY", "routebylatency", S),
-    f("ROUTERANDOMLY", "routerandomly", S),
-    f("MASTERNAME", "mastername", S),
-    f("DISABLEINDENTITY", "disableindentity", S),
-    f("DISABLEIDENTITY", "disableidentity", S),
-    f("IDENTITYSUFFIX", "identitysuffix", S),
-    f("UNSTABLERESP3", "unstableresp3", S),
-    f(
-        "TLS",
-        "tls",
-        Shape::Struct(&[
-            f("ENABLED", "enabled", S),
-            f("CERTIFICATE", "certificate", S),
-            f("KEY", "key", S),
-            f("CLIENTCAS", "clientcas", STRINGS),
-            f("ROOTCAS", "rootcas", STRINGS),
-        ]),
-    ),
-    // Distribution v2.
-    f("ADDR", "addr", S),
-    f(
-        "POOL",
-        "pool",
-        Shape::Struct(&[
-            f("MAXIDLE", "maxidle", S),
-            f("MAXACTIVE", "maxactive", S),
-            f("IDLETIMEOUT", "idletimeout", S),
-        ]),
-    ),
-];
-
-const CHECK_TIMING: [Field; 3] = [
-    f("TIMEOUT", "timeout", S),
-    f("INTERVAL", "interval", S),
-    f("THRESHOLD", "threshold", S),
-];
-
-const HEALTH: &[Field] = &[
-    f(
-        "FILECHECKERS",
-        "file",
-        Shape::List(&Shape::Struct(&[
-            f("INTERVAL", "interval", S),
-            f("FILE", "file", S),
-            f("THRESHOLD", "threshold", S),
-        ])),
-    ),
-    f(
-        "HTTPCHECKERS",
-        "http",
-        Shape::List(&Shape::Struct(&[
-            CHECK_TIMING[0],
-            f("STATUSCODE", "statuscode", S),
-            CHECK_TIMING[1],
-            f("URI", "uri", S),
-            f("HEADERS", "headers", HEADERS),
-            CHECK_TIMING[2],
-        ])),
-    ),
-    f(
-        "TCPCHECKERS",
-        "tcp",
-        Shape::List(&Shape::Struct(&[
-            CHECK_TIMING[0],
-            CHECK_TIMING[1],
-            f("ADDR", "addr", S),
-            CHECK_TIMING[2],
-        ])),
-    ),
-    f(
-        "STORAGEDRIVER",
-        "storagedriver",
-        Shape::Struct(&[
-            f("ENABLED", "enabled", S),
-            f("INTERVAL", "interval", S),
-            f("THRESHOLD", "threshold", S),
-        ]),
-    ),
-];
-
-const VALIDATION: &[Field] = &[
-    f("ENABLED", "enabled", S),
-    f("DISABLED", "disabled", S),
-    f(
-        "MANIFESTS",
-        "manifests",
-        Shape::Struct(&[
-            f(
-                "URLS",
-                "urls",
-                Shape::Struct(&[f("ALLOW", "allow", STRINGS), f("DENY", "deny", STRINGS)]),
-            ),
-            f(
-                "INDEXES",
-                "indexes",
-                Shape::Struct(&[
-                    f("PLATFORMS", "platforms", S),
-                    f(
-                        "PLATFORMLIST",
-                        "platformlist",
-                        Shape::List(&Shape::Struct(&[
-                            f("ARCHITECTURE", "architecture", S),
-                            f("OS", "os", S),
-                        ])),
-                    ),
-                ]),
-            ),
-        ]),
-    ),
-];
-
-const ROOT: &[Field] = &[
-    f("VERSION", "version", S),
-    f("LOG", "log", Shape::Struct(LOG)),
-    f("LOGLEVEL", "loglevel", S),
-    f("STORAGE", "storage", Shape::Providers),
-    f("AUTH", "auth", Shape::Providers),
-    f(
-        "MIDDLEWARE",
-        "middleware",
-        Shape::Map(&Shape::List(&MIDDLEWARE)),
-    ),
-    f(
-        "REPORTING",
-        "reporting",
-        Shape::Struct(&[
-            f(
-                "BUGSNAG",
-                "bugsnag",
-                Shape::Struct(&[
-                    f("APIKEY", "apikey", S),
-                    f("RELEASESTAGE", "releasestage", S),
-                    f("ENDPOINT", "endpoint", S),
-                ]),
-            ),
-            f(
-                "NEWRELIC",
-                "newrelic",
-                Shape::Struct(&[
-                    f("LICENSEKEY", "licensekey", S),
-                    f("NAME", "name", S),
-                    f("VERBOSE", "verbose", S),
-                ]),
-            ),
-        ]),
-    ),
-    f("HTTP", "http", Shape::Struct(HTTP)),
-    f(
-        "NOTIFICATIONS",
-        "notifications",
-        Shape::Struct(NOTIFICATIONS),
-    ),
-    f("REDIS", "redis", Shape::Struct(REDIS)),
-    f("HEALTH", "health", Shape::Struct(HEALTH)),
-    f(
-        "CATALOG",
-        "catalog",
-        Shape::Struct(&[f("MAXENTRIES", "maxentries", S)]),
-    ),
-    f(
-        "PROXY",
-        "proxy",
-        Shape::Struct(&[
-            f("REMOTEURL", "remoteurl", S),
-            f("USERNAME", "username", S),
-            f("PASSWORD", "password", S),
-            f(
-                "EXEC",
-                "exec",
-                Shape::Struct(&[f("COMMAND", "command", S), f("LIFETIME", "lifetime", S)]),
-            ),
-            f("TTL", "ttl", S),
-        ]),
-    ),
-    f(
-        "COMPATIBILITY",
-        "compatibility",
-        Shape::Struct(&[f(
-            "SCHEMA1",
-            "schema1",
-            Shape::Struct(&[
-                f("TRUSTKEY", "signingkeyfile", S),
-                f("ENABLED", "enabled", S),
-            ]),
-        )]),
-    ),
-    f("VALIDATION", "validation", Shape::Struct(VALIDATION)),
-    f(
-        "POLICY",
-        "policy",
-        Shape::Struct(&[f(
-            "REPOSITORY",
-            "repository",
-            Shape::Struct(&[f("CLASSES", "classes", STRINGS)]),
-        )]),
-    ),
-    f("TAGS", "tags", Shape::Struct(&[f("MAXTAGS", "maxtags", S)])),
-];
+use crate::schema::{PARAMS, ROOT, Shape, Struct};
 
 /// The variable prefix.
 const PREFIX: &str = "REGISTRY_";
+
+const EMPTY_PART: &str = "its name has an empty part (two `_` in a row, or a trailing `_`)";
 
 /// Applies the `REGISTRY_*` variables among `env` to `root`.
 pub(crate) fn apply(
@@ -441,7 +59,7 @@ pub(crate) fn apply(
             parts: &parts,
             warnings,
         };
-        walk.fields(root, ROOT, 0)?;
+        walk.fields(root, &ROOT, 0)?;
     }
     Ok(())
 }
@@ -475,7 +93,7 @@ impl Walk<'_> {
             }
         })?;
         node.tag_env(self.var);
-        dedupe(&mut node, &mut Vec::new(), &mut warnings);
+        dedupe(&mut node, &mut warnings);
         for mut w in warnings {
             w.line = 0;
             w.column = 0;
@@ -491,11 +109,33 @@ impl Walk<'_> {
         Node::new(kind, Position::default(), Some(self.var.clone()))
     }
 
-    fn container_for(&self, shape: Shape) -> Node {
-        match shape {
-            Shape::List(_) => self.new_node(Kind::Seq(Vec::new())),
-            _ => self.new_node(Kind::Map(Vec::new())),
+    /// Puts the variable's value in `slot` when `depth` is the name's last
+    /// part; otherwise walks on into `slot`, first making it a container of
+    /// `shape` when it holds nothing.
+    fn fill(&mut self, slot: &mut Node, shape: Shape, depth: usize) -> Result<(), ConfigError> {
+        if depth + 1 == self.parts.len() {
+            *slot = self.payload()?;
+            return Ok(());
         }
+        if slot.is_null() {
+            *slot = match shape {
+                Shape::List(_) => self.new_node(Kind::Seq(Vec::new())),
+                _ => self.new_node(Kind::Map(Vec::new())),
+            };
+        }
+        self.descend(slot, shape, depth + 1)
+    }
+
+    /// The entry `found` in `entries`, or else a new one named `key`.
+    fn entry(&self, entries: &mut Vec<Entry>, found: Option<usize>, key: String) -> usize {
+        found.unwrap_or_else(|| {
+            entries.push(Entry {
+                key,
+                key_pos: Position::default(),
+                value: self.new_node(Kind::Null),
+            });
+            entries.len() - 1
+        })
     }
 
     fn descend(&mut self, node: &mut Node, shape: Shape, depth: usize) -> Result<(), ConfigError> {
@@ -515,15 +155,10 @@ impl Walk<'_> {
                 self.map(node, PARAMS, depth)
             }
             Shape::List(elem) => self.list(node, *elem, depth),
-            Shape::Any => match node.kind {
-                Kind::Map(_) | Kind::Null => self.map(node, Shape::Any, depth),
-                _ => {
-                    let at = self.parts[..depth].join("_");
-                    self.ignore(format!("`{at}` holds a single value, not a mapping"));
-                    Ok(())
-                }
-            },
-            Shape::Scalar => {
+            Shape::Any if matches!(node.kind, Kind::Map(_) | Kind::Null) => {
+                self.map(node, Shape::Any, depth)
+            }
+            Shape::Any | Shape::Scalar => {
                 let at = self.parts[..depth].join("_");
                 self.ignore(format!("`{at}` holds a single value, not a mapping"));
                 Ok(())
@@ -534,17 +169,17 @@ impl Walk<'_> {
     fn fields(
         &mut self,
         node: &mut Node,
-        fields: &'static [Field],
+        fields: &'static Struct,
         depth: usize,
     ) -> Result<(), ConfigError> {
         let part = self.parts[depth];
-        let Some(field) = fields.iter().find(|f| f.go.eq_ignore_ascii_case(part)) else {
+        let Some(field) = fields.by_go_name(part) else {
             let hint = fields
-                .iter()
+                .fields()
                 .find(|f| f.key.eq_ignore_ascii_case(part))
                 .map(|f| {
                     let mut parts: Vec<String> = self.parts.iter().map(|p| p.to_string()).collect();
-                    parts[depth] = f.go.to_string();
+                    parts[depth] = f.go_name();
                     format!(
                         "; Distribution names this field {PREFIX}{}",
                         parts.join("_")
@@ -552,100 +187,33 @@ impl Walk<'_> {
                 })
                 .unwrap_or_default();
             let reason = if part.is_empty() {
-                "its name has an empty part (two `_` in a row, or a trailing `_`)".to_string()
+                EMPTY_PART.to_string()
             } else {
                 format!("`{part}` is not a configuration key here{hint}")
             };
             self.ignore(reason);
             return Ok(());
         };
-        if !matches!(node.kind, Kind::Map(_)) {
-            node.kind = Kind::Map(Vec::new());
-        }
-        let Kind::Map(entries) = &mut node.kind else {
-            unreachable!("made a map above")
-        };
-        let last = depth + 1 == self.parts.len();
-        let index = entries.iter().rposition(|e| e.key == field.key);
-        if last {
-            let payload = self.payload()?;
-            match index {
-                Some(i) => entries[i].value = payload,
-                None => entries.push(Entry {
-                    key: field.key.to_string(),
-                    key_pos: Position::default(),
-                    value: payload,
-                }),
-            }
-            return Ok(());
-        }
-        let i = match index {
-            Some(i) if !entries[i].value.is_null() => i,
-            Some(i) => {
-                entries[i].value = self.container_for(field.shape);
-                i
-            }
-            None => {
-                entries.push(Entry {
-                    key: field.key.to_string(),
-                    key_pos: Position::default(),
-                    value: self.container_for(field.shape),
-                });
-                entries.len() - 1
-            }
-        };
-        self.descend(&mut entries[i].value, field.shape, depth + 1)
+        let entries = mapping(node);
+        let found = entries.iter().rposition(|e| e.key == field.key);
+        let i = self.entry(entries, found, field.key.to_string());
+        self.fill(&mut entries[i].value, field.shape, depth)
     }
 
     fn map(&mut self, node: &mut Node, elem: Shape, depth: usize) -> Result<(), ConfigError> {
         let part = self.parts[depth];
         if part.is_empty() {
-            self.ignore(
-                "its name has an empty part (two `_` in a row, or a trailing `_`)".to_string(),
-            );
+            self.ignore(EMPTY_PART.to_string());
             return Ok(());
         }
-        if !matches!(node.kind, Kind::Map(_)) {
-            node.kind = Kind::Map(Vec::new());
-        }
-        let last = depth + 1 == self.parts.len();
-        let payload = if last { Some(self.payload()?) } else { None };
-        let container = self.container_for(elem);
-        let Kind::Map(entries) = &mut node.kind else {
-            unreachable!("made a map above")
-        };
-        let index = entries.iter().position(|e| e.key == part).or_else(|| {
+        let entries = mapping(node);
+        let found = entries.iter().position(|e| e.key == part).or_else(|| {
             entries
                 .iter()
                 .position(|e| e.key.eq_ignore_ascii_case(part))
         });
-        if let Some(payload) = payload {
-            match index {
-                Some(i) => entries[i].value = payload,
-                None => entries.push(Entry {
-                    key: part.to_ascii_lowercase(),
-                    key_pos: Position::default(),
-                    value: payload,
-                }),
-            }
-            return Ok(());
-        }
-        let i = match index {
-            Some(i) if !entries[i].value.is_null() => i,
-            Some(i) => {
-                entries[i].value = container;
-                i
-            }
-            None => {
-                entries.push(Entry {
-                    key: part.to_ascii_lowercase(),
-                    key_pos: Position::default(),
-                    value: container,
-                });
-                entries.len() - 1
-            }
-        };
-        self.descend(&mut entries[i].value, elem, depth + 1)
+        let i = self.entry(entries, found, part.to_ascii_lowercase());
+        self.fill(&mut entries[i].value, elem, depth)
     }
 
     fn list(&mut self, node: &mut Node, elem: Shape, depth: usize) -> Result<(), ConfigError> {
@@ -662,10 +230,10 @@ impl Walk<'_> {
         if !matches!(node.kind, Kind::Seq(_)) {
             node.kind = Kind::Seq(Vec::new());
         }
-        let len = match &node.kind {
-            Kind::Seq(items) => items.len(),
-            _ => 0,
+        let Kind::Seq(items) = &mut node.kind else {
+            unreachable!("made a list above")
         };
+        let len = items.len();
         if index > len {
             return Err(ConfigError::Environment {
                 variable: self.var.to_string(),
@@ -675,92 +243,22 @@ impl Walk<'_> {
                 ),
             });
         }
-        let last = depth + 1 == self.parts.len();
-        let payload = if last { Some(self.payload()?) } else { None };
-        let fresh = self.new_node(Kind::Null);
-        let Kind::Seq(items) = &mut node.kind else {
-            unreachable!("made a list above")
-        };
         if index == len {
-            items.push(fresh);
+            items.push(self.new_node(Kind::Null));
         }
-        match payload {
-            Some(payload) => {
-                items[index] = payload;
-                Ok(())
-            }
-            None => {
-                if items[index].is_null() {
-                    items[index] = match elem {
-                        Shape::List(_) => Node::new(
-                            Kind::Seq(Vec::new()),
-                            Position::default(),
-                            Some(self.var.clone()),
-                        ),
-                        _ => Node::new(
-                            Kind::Map(Vec::new()),
-                            Position::default(),
-                            Some(self.var.clone()),
-                        ),
-                    };
-                }
-                self.descend(&mut items[index], elem, depth + 1)
-            }
-        }
+        self.fill(&mut items[index], elem, depth)
     }
 }
 
-/// Known places of a key, for "did you mean" hints on unknown keys: the same
-/// key in another case here, the same key in this top-level section, or,
-/// for an unknown top-level key, the same key anywhere (`delete` →
-/// `storage.delete`).
-pub(crate) fn suggest(parent: &[String], key: &str) -> Option<String> {
-    if parent == ["http"] && matches!(key, "hostname" | "hosturl" | "url") {
-        return Some("http.host".to_string());
+/// The entries of `node`, which becomes an empty mapping if it is not one.
+fn mapping(node: &mut Node) -> &mut Vec<Entry> {
+    if !matches!(node.kind, Kind::Map(_)) {
+        node.kind = Kind::Map(Vec::new());
     }
-    let mut found: Vec<Vec<&'static str>> = Vec::new();
-    collect(ROOT, &mut Vec::new(), key, &mut found);
-    for section in crate::model::STORAGE_SECTIONS {
-        if section.eq_ignore_ascii_case(key) {
-            found.push(vec!["storage", section]);
-        }
-    }
-    let here: Vec<&str> = parent
-        .iter()
-        .map(String::as_str)
-        .filter(|s| s.parse::<usize>().is_err())
-        .collect();
-    if let Some(p) = found.iter().find(|p| p[..p.len() - 1] == here[..]) {
-        return Some(p.join("."));
-    }
-    if !here.is_empty() {
-        found.retain(|p| p.first() == here.first());
-    }
-    found.sort_by_key(|p| p.len());
-    found.first().map(|p| p.join("."))
-}
-
-fn collect(
-    fields: &'static [Field],
-    path: &mut Vec<&'static str>,
-    key: &str,
-    found: &mut Vec<Vec<&'static str>>,
-) {
-    for field in fields {
-        path.push(field.key);
-        if field.key.eq_ignore_ascii_case(key) {
-            found.push(path.clone());
-        }
-        let inner = match field.shape {
-            Shape::Struct(inner) => Some(inner),
-            Shape::List(Shape::Struct(inner)) => Some(*inner),
-            _ => None,
-        };
-        if let Some(inner) = inner {
-            collect(inner, path, key, found);
-        }
-        path.pop();
-    }
+    let Kind::Map(entries) = &mut node.kind else {
+        unreachable!("made a mapping above")
+    };
+    entries
 }
 
 /// The `REGISTRY_*` variable that sets the value at `key_path` (as
@@ -784,17 +282,17 @@ fn collect(
 /// assert_eq!(berth_config::env_var_for("storage.gcs.credentials.private_key"), None);
 /// ```
 pub fn env_var_for(key_path: &str) -> Option<String> {
-    let segments = crate::secrets::split_path(key_path);
+    let segments = crate::path::split_path(key_path);
     let mut parts = Vec::with_capacity(segments.len());
-    let mut shape = Shape::Struct(ROOT);
+    let mut shape = Shape::Struct(&ROOT);
     for segment in &segments {
         if segment.is_empty() || segment.contains('_') {
             return None;
         }
         shape = match shape {
             Shape::Struct(fields) => {
-                let field = fields.iter().find(|f| f.key == segment)?;
-                parts.push(field.go.to_string());
+                let field = fields.fields().find(|f| f.key == segment)?;
+                parts.push(field.go_name());
                 field.shape
             }
             Shape::Map(elem) => {

@@ -99,6 +99,8 @@ mod environment;
 mod error;
 mod model;
 mod parameters;
+mod path;
+mod schema;
 mod secrets;
 
 use std::fmt;
@@ -176,10 +178,9 @@ impl Config {
                 column: e.pos.column,
                 message: e.message,
             })?;
-        decode::dedupe(&mut root, &mut Vec::new(), &mut warnings);
+        decode::dedupe(&mut root, &mut warnings);
         environment::apply(&mut root, env, &mut warnings)?;
-        let mut layout = Layout::default();
-        decode::record_layout(&root, &mut Vec::new(), &mut layout);
+        let layout = decode::layout(&mut root);
         match decode::decode(&root, layout) {
             Ok((config, more)) => {
                 warnings.extend(more);
@@ -256,7 +257,7 @@ impl Config {
     pub fn to_yaml(&self, redact: bool) -> String {
         let mut out = encode::config_out(self, encode::Mode::Source);
         if redact {
-            encode::redact(&mut out, &mut Vec::new());
+            encode::redact(&mut out);
         }
         encode::render(&out)
     }
@@ -265,12 +266,8 @@ impl Config {
     /// included (turning `storage.delete.enabled` off shows `true → false`).
     /// Secrets show as [`REDACTED`].
     pub fn diff(&self, other: &Config) -> Vec<Change> {
-        let leaves = |config: &Config| {
-            let out = encode::config_out(config, encode::Mode::Full);
-            let mut leaves = Vec::new();
-            encode::flatten(&out, &mut Vec::new(), &mut leaves);
-            leaves
-        };
+        let leaves =
+            |config: &Config| encode::leaves(encode::config_out(config, encode::Mode::Full));
         let before = leaves(self);
         let after = leaves(other);
         let shown = |path: &[String], value: &str| {
@@ -295,7 +292,7 @@ impl Config {
                 continue;
             }
             changes.push(Change {
-                key_path: secrets::join_path(path),
+                key_path: path::join_path(path),
                 old: Some(shown(path, old)),
                 new: new.map(|v| shown(path, v)),
             });
@@ -305,7 +302,7 @@ impl Config {
                 continue;
             }
             changes.push(Change {
-                key_path: secrets::join_path(path),
+                key_path: path::join_path(path),
                 old: None,
                 new: Some(shown(path, new)),
             });
@@ -331,9 +328,10 @@ impl Config {
 /// names the `REGISTRY_*` variable that can supply each one instead.
 pub fn secret_paths(config: &Config) -> Vec<String> {
     let out = encode::config_out(config, encode::Mode::Source);
-    let mut found = Vec::new();
-    encode::collect_secrets(&out, &mut Vec::new(), &mut found);
-    found.iter().map(|p| secrets::join_path(p)).collect()
+    encode::secrets(out)
+        .iter()
+        .map(|p| path::join_path(p))
+        .collect()
 }
 
 /// `text` written so that a `REGISTRY_*` variable (whose value is read as

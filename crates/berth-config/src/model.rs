@@ -74,7 +74,7 @@ impl UnknownKey {
     pub fn key_path(&self) -> String {
         let mut segments = self.parent.clone();
         segments.push(self.key.clone());
-        crate::secrets::join_path(&segments)
+        crate::path::join_path(&segments)
     }
 }
 
@@ -109,6 +109,15 @@ impl fmt::Debug for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Layout({} mappings)", self.orders.len())
     }
+}
+
+/// A setting that takes one of a fixed set of names.
+pub(crate) trait Choice: Copy + 'static {
+    /// Every value, in the order messages list them.
+    const ALL: &'static [Self];
+
+    /// The value's name in a config file.
+    fn name(self) -> &'static str;
 }
 
 // ---------------------------------------------------------------------------
@@ -155,15 +164,18 @@ impl LogLevel {
             LogLevel::Debug => "debug",
         }
     }
+}
 
-    pub(crate) fn parse(text: &str) -> Option<LogLevel> {
-        match text.to_ascii_lowercase().as_str() {
-            "error" => Some(LogLevel::Error),
-            "warn" => Some(LogLevel::Warn),
-            "info" => Some(LogLevel::Info),
-            "debug" => Some(LogLevel::Debug),
-            _ => None,
-        }
+impl Choice for LogLevel {
+    const ALL: &'static [LogLevel] = &[
+        LogLevel::Error,
+        LogLevel::Warn,
+        LogLevel::Info,
+        LogLevel::Debug,
+    ];
+
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -187,14 +199,17 @@ impl LogFormatter {
             LogFormatter::Logstash => "logstash",
         }
     }
+}
 
-    pub(crate) fn parse(text: &str) -> Option<LogFormatter> {
-        match text {
-            "text" => Some(LogFormatter::Text),
-            "json" => Some(LogFormatter::Json),
-            "logstash" => Some(LogFormatter::Logstash),
-            _ => None,
-        }
+impl Choice for LogFormatter {
+    const ALL: &'static [LogFormatter] = &[
+        LogFormatter::Text,
+        LogFormatter::Json,
+        LogFormatter::Logstash,
+    ];
+
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -590,16 +605,18 @@ impl ClientAuth {
             ClientAuth::RequireAndVerifyClientCert => "require-and-verify-client-cert",
         }
     }
+}
 
-    pub(crate) fn parse(text: &str) -> Option<ClientAuth> {
-        [
-            ClientAuth::RequestClientCert,
-            ClientAuth::RequireAnyClientCert,
-            ClientAuth::VerifyClientCertIfGiven,
-            ClientAuth::RequireAndVerifyClientCert,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == text)
+impl Choice for ClientAuth {
+    const ALL: &'static [ClientAuth] = &[
+        ClientAuth::RequestClientCert,
+        ClientAuth::RequireAnyClientCert,
+        ClientAuth::VerifyClientCertIfGiven,
+        ClientAuth::RequireAndVerifyClientCert,
+    ];
+
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -961,6 +978,18 @@ impl IndexPlatforms {
             IndexPlatforms::None => "none",
             IndexPlatforms::List => "list",
         }
+    }
+}
+
+impl Choice for IndexPlatforms {
+    const ALL: &'static [IndexPlatforms] = &[
+        IndexPlatforms::All,
+        IndexPlatforms::None,
+        IndexPlatforms::List,
+    ];
+
+    fn name(self) -> &'static str {
+        self.as_str()
     }
 }
 

@@ -46,52 +46,10 @@ pub(crate) fn is_secret(path: &[String]) -> bool {
         && SECRET_HEADERS.contains(&last.as_str())
 }
 
-/// Writes a path the way warnings and [`secret_paths`](crate::secret_paths)
-/// show it: keys joined by dots, list positions in brackets
-/// (`notifications.endpoints[0].url`).
-pub(crate) fn join_path(segments: &[String]) -> String {
-    let mut out = String::new();
-    for segment in segments {
-        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
-            out.push('[');
-            out.push_str(segment);
-            out.push(']');
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(segment);
-        }
-    }
-    out
-}
-
-/// The inverse of [`join_path`].
-pub(crate) fn split_path(path: &str) -> Vec<String> {
-    let mut segments = Vec::new();
-    for part in path.split('.') {
-        let mut rest = part;
-        if let Some(open) = rest.find('[') {
-            segments.push(rest[..open].to_string());
-            rest = &rest[open..];
-            while let Some(inner) = rest.strip_prefix('[') {
-                let Some(close) = inner.find(']') else {
-                    segments.push(rest.to_string());
-                    break;
-                };
-                segments.push(inner[..close].to_string());
-                rest = &inner[close + 1..];
-            }
-        } else {
-            segments.push(rest.to_string());
-        }
-    }
-    segments
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::path::split_path;
 
     fn p(path: &str) -> Vec<String> {
         split_path(path)
@@ -127,22 +85,5 @@ mod tests {
         ] {
             assert!(!is_secret(&p(public)), "{public} should not be a secret");
         }
-    }
-
-    #[test]
-    fn paths_round_trip() {
-        let path = "notifications.endpoints[0].headers.Authorization";
-        assert_eq!(
-            p(path),
-            [
-                "notifications",
-                "endpoints",
-                "0",
-                "headers",
-                "Authorization"
-            ]
-        );
-        assert_eq!(join_path(&p(path)), path);
-        assert_eq!(join_path(&p("a.b[1][2].c")), "a.b[1][2].c");
     }
 }
