@@ -109,15 +109,22 @@ impl Registry {
         let found = tokio::task::spawn_blocking(move || {
             let mut walk = walk;
             walk.visit(&root, "", &mut |path: &str| {
+                let to_io = |e: berth_storage::StorageError| {
+                    if e.is_not_found() {
+                        std::io::Error::from(std::io::ErrorKind::NotFound)
+                    } else {
+                        std::io::Error::other(e)
+                    }
+                };
                 // A local store lists on this thread; others wait for theirs.
-                let children = driver
-                    .list_now(path)
-                    .unwrap_or_else(|| handle.block_on(driver.list(path)))
-                    .map_err(|e| match e {
-                        e if e.is_not_found() => std::io::Error::from(std::io::ErrorKind::NotFound),
-                        e => std::io::Error::other(e),
-                    })?;
-                Ok(children.iter().map(|c| basename(c).to_string()).collect())
+                if let Some(names) = driver.child_names_now(path) {
+                    return names.map_err(to_io);
+                }
+                let children = handle.block_on(driver.list(path)).map_err(to_io)?;
+                let mut names: Vec<String> =
+                    children.iter().map(|c| basename(c).to_string()).collect();
+                names.sort();
+                Ok(std::sync::Arc::new(names))
             })
             .map(|()| walk.found)
         })
@@ -166,16 +173,16 @@ impl RepositoryWalk {
         &mut self,
         dir: &str,
         name: &str,
-        list: &mut dyn FnMut(&str) -> std::io::Result<Vec<String>>,
+        list: &mut dyn FnMut(&str) -> std::io::Result<std::sync::Arc<Vec<String>>>,
     ) -> std::io::Result<()> {
-        let mut children = match list(dir) {
+        // Children come sorted.
+        let children = match list(dir) {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !name.is_empty() => {
                 return Ok(()); // deleted while we walked
             }
             Err(e) => return Err(e),
         };
-        children.sort();
         if children.iter().any(|c| c == self.marker)
             && !name.is_empty()
             && self.last.as_deref().is_none_or(|l| name > l)
@@ -236,8 +243,9 @@ mod tests {
         w.visit("/r", "", &mut |d: &str| {
             listed += 1;
             let mut c = tree.get(d).cloned().unwrap_or_default();
+            c.sort();
             c.dedup();
-            Ok(c)
+            Ok(std::sync::Arc::new(c))
         })
         .unwrap();
         w.found.into_iter().take(n).collect()

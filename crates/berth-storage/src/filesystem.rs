@@ -257,24 +257,28 @@ impl StorageDriver for FilesystemDriver {
     async fn list(&self, p: &str) -> Result<Vec<String>> {
         let driver = self.clone();
         let owned = p.to_string();
-        tokio::task::spawn_blocking(move || driver.list_now(&owned).expect("a local listing"))
-            .await
-            .unwrap_or_else(|e| Err(backend("list", p, io::Error::other(e))))
+        let names = tokio::task::spawn_blocking(move || {
+            driver
+                .child_names_now(&owned)
+                .expect("filesystem listings are local")
+        })
+        .await
+        .unwrap_or_else(|e| Err(backend("list", p, io::Error::other(e))))?;
+        let prefix = if p == "/" { "" } else { p };
+        Ok(names.iter().map(|n| format!("{prefix}/{n}")).collect())
     }
 
-    fn list_now(&self, p: &str) -> Option<Result<Vec<String>>> {
-        let listed = self.full(p).and_then(|full| {
-            self.listings
+    fn child_names_now(&self, p: &str) -> Option<Result<Arc<Vec<String>>>> {
+        Some(self.full(p).and_then(|full| {
+            let names = self
+                .listings
                 .names(&full)
-                .map_err(|e| backend("list", p, e))
-        });
-        Some(listed.map(|names| {
-            let prefix = if p == "/" { "" } else { p };
-            names
-                .iter()
-                .filter(|n| !(prefix.is_empty() && n.as_str() == TMP_DIR))
-                .map(|n| format!("{prefix}/{n}"))
-                .collect()
+                .map_err(|e| backend("list", p, e))?;
+            if p == "/" && names.iter().any(|n| n == TMP_DIR) {
+                let visible = names.iter().filter(|n| *n != TMP_DIR).cloned().collect();
+                return Ok(Arc::new(visible));
+            }
+            Ok(names)
         }))
     }
 

@@ -38,6 +38,7 @@ pub mod suite;
 use std::fmt::Debug;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -101,11 +102,12 @@ pub trait StorageDriver: Send + Sync + Debug + 'static {
         Ok(None)
     }
 
-    /// Lists like [`StorageDriver::list`] when that is a cheap local
-    /// operation that may run on the caller's (blocking) thread; `None` when
-    /// the driver can only list asynchronously. Walks over many small
-    /// directories (the catalog) use it to avoid a thread hop per listing.
-    fn list_now(&self, _path: &str) -> Option<Result<Vec<String>>> {
+    /// The names (not paths) of a directory's children, sorted, when
+    /// listing is a cheap local operation that may run on the caller's
+    /// (blocking) thread; `None` when the driver can only list
+    /// asynchronously. Walks over many small directories (the catalog) use
+    /// it to avoid a thread hop and a path string per entry.
+    fn child_names_now(&self, _path: &str) -> Option<Result<Arc<Vec<String>>>> {
         None
     }
 
