@@ -27,14 +27,16 @@ lint:
 test: deps lint
 ifeq ($(NEXTEST),yes)
 	$(CARGO) nextest run --workspace --no-fail-fast
+	$(CARGO) test --workspace --doc
 else
 	$(CARGO) test --workspace --no-fail-fast
 endif
 
-## berthd vs CNCF Distribution, side by side (release builds).
+## berthd vs CNCF Distribution, side by side (release builds);
+## BENCH_ARGS passes options, e.g. BENCH_ARGS="--rounds 5 --markdown out.md".
 bench: deps
 	$(CARGO) build --release -p berthd -p berth-bench
-	$(CARGO) run --release -p berth-bench
+	$(CARGO) run --release -p berth-bench -- $(BENCH_ARGS)
 
 bench-quick: deps
 	$(CARGO) build --release -p berthd -p berth-bench
