@@ -7,23 +7,23 @@ use berth_config::{Config, ConfigError};
 
 use crate::capabilities::{Gap, gaps};
 
+/// `level: file:line:column: message`, or `level: message` for what came
+/// from the environment (line 0).
+pub fn located(level: &str, origin: &Path, line: usize, column: usize, message: &str) -> String {
+    if line > 0 {
+        format!("{level}: {}:{line}:{column}: {message}", origin.display())
+    } else {
+        format!("{level}: {message}")
+    }
+}
+
 /// Checks a file; exit status 0 only when Berth can serve it.
 pub fn validate(file: &Path) -> anyhow::Result<ExitCode> {
     let loaded = match Config::load(file) {
         Ok(l) => l,
         Err(ConfigError::Invalid { problems, .. }) => {
             for p in &problems {
-                if p.line > 0 {
-                    println!(
-                        "error: {}:{}:{}: {}",
-                        file.display(),
-                        p.line,
-                        p.column,
-                        p.message
-                    );
-                } else {
-                    println!("error: {}", p.message);
-                }
+                println!("{}", located("error", file, p.line, p.column, &p.message));
             }
             println!(
                 "{}: invalid ({} problem(s))",
@@ -38,17 +38,7 @@ pub fn validate(file: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     for w in &loaded.warnings {
-        if w.line > 0 {
-            println!(
-                "warning: {}:{}:{}: {}",
-                file.display(),
-                w.line,
-                w.column,
-                w.message
-            );
-        } else {
-            println!("warning: {}", w.message);
-        }
+        println!("{}", located("warning", file, w.line, w.column, &w.message));
     }
     let mut blocking = 0;
     for gap in gaps(&loaded.config) {

@@ -35,15 +35,12 @@ pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
             Config::parse(&yaml, "(embedded default)", env)?
         }
     };
-    let origin = path.map_or("(embedded default)".to_string(), |p| {
-        p.display().to_string()
-    });
+    let origin = path.unwrap_or(Path::new("(embedded default)"));
     for w in &loaded.warnings {
-        if w.line > 0 {
-            eprintln!("warning: {origin}:{}:{}: {}", w.line, w.column, w.message);
-        } else {
-            eprintln!("warning: {}", w.message);
-        }
+        eprintln!(
+            "{}",
+            crate::config_cmd::located("warning", origin, w.line, w.column, &w.message)
+        );
     }
     Ok(loaded.config)
 }
