@@ -41,6 +41,7 @@ impl Registry {
                         Err(e) if e.is_not_found() => {}
                         Err(e) => return Err(e.into()),
                     }
+                    self.uploads.forget(&id);
                 }
                 report.purged.push(format!("{name}/{id}"));
             }

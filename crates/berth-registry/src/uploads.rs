@@ -40,7 +40,7 @@ impl UploadStates {
         slots.entry(id.to_string()).or_default().clone()
     }
 
-    fn forget(&self, id: &str) {
+    pub(crate) fn forget(&self, id: &str) {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.remove(id);
     }
