@@ -364,37 +364,19 @@ async fn bench(targets: &[Target], settings: &Settings) -> Result<Results> {
             order.reverse();
         }
 
-        for &i in &order {
-            let api = targets[i].api.clone();
-            let (blob, digest) = blobs.reference.clone();
-            measure(
-                &mut results,
-                round,
-                Phase::PushReference,
-                i,
-                targets,
-                async move {
+        for (phase, pushed) in [
+            (Phase::PushReference, &blobs.reference),
+            (Phase::PushMonolithic, &blobs.monolithic),
+        ] {
+            for &i in &order {
+                let api = targets[i].api.clone();
+                let (blob, digest) = pushed.clone();
+                measure(&mut results, round, phase, i, targets, async move {
                     api.push_monolithic(BIG_REPO, &blob, &digest).await?;
                     Ok(Outcome::bytes(blob.len()))
-                },
-            )
-            .await?;
-        }
-        for &i in &order {
-            let api = targets[i].api.clone();
-            let (blob, digest) = blobs.monolithic.clone();
-            measure(
-                &mut results,
-                round,
-                Phase::PushMonolithic,
-                i,
-                targets,
-                async move {
-                    api.push_monolithic(BIG_REPO, &blob, &digest).await?;
-                    Ok(Outcome::bytes(blob.len()))
-                },
-            )
-            .await?;
+                })
+                .await?;
+            }
         }
         for &i in &order {
             let api = targets[i].api.clone();
@@ -448,54 +430,30 @@ async fn bench(targets: &[Target], settings: &Settings) -> Result<Results> {
             .await?;
         }
 
-        for &i in &order {
-            let api = targets[i].api.clone();
-            let small = blobs.small.clone();
-            let concurrency = settings.small_concurrency;
-            measure(
-                &mut results,
-                round,
-                Phase::SmallPush,
-                i,
-                targets,
-                async move {
+        for (phase, push) in [(Phase::SmallPush, true), (Phase::SmallPull, false)] {
+            for &i in &order {
+                let api = targets[i].api.clone();
+                let small = blobs.small.clone();
+                let concurrency = settings.small_concurrency;
+                measure(&mut results, round, phase, i, targets, async move {
                     let n = small.len();
                     let latencies = run_concurrently(concurrency, n, move |k| {
                         let api = api.clone();
                         let small = small.clone();
                         async move {
                             let (body, digest) = &small[k];
-                            api.push_bytes(SMALL_REPO, body.clone(), digest).await
+                            if push {
+                                api.push_bytes(SMALL_REPO, body.clone(), digest).await
+                            } else {
+                                api.pull_blob(SMALL_REPO, digest, true).await.map(drop)
+                            }
                         }
                     })
                     .await?;
                     Ok(Outcome::ops(latencies))
-                },
-            )
-            .await?;
-        }
-        for &i in &order {
-            let api = targets[i].api.clone();
-            let small = blobs.small.clone();
-            let concurrency = settings.small_concurrency;
-            measure(
-                &mut results,
-                round,
-                Phase::SmallPull,
-                i,
-                targets,
-                async move {
-                    let n = small.len();
-                    let latencies = run_concurrently(concurrency, n, move |k| {
-                        let api = api.clone();
-                        let small = small.clone();
-                        async move { api.pull_blob(SMALL_REPO, &small[k].1, true).await.map(drop) }
-                    })
-                    .await?;
-                    Ok(Outcome::ops(latencies))
-                },
-            )
-            .await?;
+                })
+                .await?;
+            }
         }
 
         for (phase, method) in [

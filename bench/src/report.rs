@@ -210,13 +210,13 @@ impl Results {
 
     /// Median over rounds of a ceiling phase's `per_second(run)` / wall seconds.
     fn ceiling(&self, phase: Phase, amount: impl Fn(&Run) -> f64) -> Option<f64> {
-        let values: Vec<f64> = self
-            .runs
-            .iter()
-            .filter(|run| run.phase == phase)
-            .map(|run| amount(run) / run.usage.wall.as_secs_f64())
-            .collect();
-        (!values.is_empty()).then(|| median(values))
+        median_if_any(
+            self.runs
+                .iter()
+                .filter(|run| run.phase == phase)
+                .map(|run| amount(run) / run.usage.wall.as_secs_f64())
+                .collect(),
+        )
     }
 
     /// Median over rounds of operations per second.
@@ -227,16 +227,12 @@ impl Results {
     }
 
     fn median_of(&self, phase: Phase, target: usize, f: impl Fn(&Run) -> f64) -> Option<f64> {
-        let values: Vec<f64> = self.of(phase, target).map(f).collect();
-        (!values.is_empty()).then(|| median(values))
+        median_if_any(self.of(phase, target).map(f).collect())
     }
 
     /// Server CPU seconds per GiB moved, over all rounds.
     fn cpu_per_gib(&self, phase: Phase, target: usize) -> Option<f64> {
-        let (cpu, bytes) = self.of(phase, target).fold((0.0, 0u64), |(c, b), r| {
-            (c + r.usage.server_cpu, b + r.outcome.bytes)
-        });
-        (bytes > 0).then(|| cpu / (bytes as f64 / GIB))
+        self.cpu_per_gib_of(&[phase], target)
     }
 
     /// Server CPU seconds per GiB moved over several phases, over all rounds.
@@ -275,11 +271,11 @@ impl Results {
 
     /// Median duration of the repeated calls of a catalog phase, in ms.
     fn call_ms(&self, phase: Phase, target: usize) -> Option<f64> {
-        let calls: Vec<f64> = self
-            .of(phase, target)
-            .flat_map(|r| r.outcome.calls.iter().map(|d| d.as_secs_f64() * 1e3))
-            .collect();
-        (!calls.is_empty()).then(|| median(calls))
+        median_if_any(
+            self.of(phase, target)
+                .flat_map(|r| r.outcome.calls.iter().map(|d| d.as_secs_f64() * 1e3))
+                .collect(),
+        )
     }
 
     fn last_outcome(&self, phase: Phase, target: usize) -> Option<&Outcome> {
@@ -300,6 +296,11 @@ impl Results {
             .filter_map(|&p| self.peak_rss_mib(p, target))
             .reduce(f64::max)
     }
+}
+
+/// The median, or `None` for no values.
+fn median_if_any(values: Vec<f64>) -> Option<f64> {
+    (!values.is_empty()).then(|| median(values))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -1001,17 +1002,25 @@ fn is_numeric(cell: &str) -> bool {
         && !cell.contains(' ')
 }
 
-fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
-    let w = widths(header, rows);
-    let mut out = String::new();
-    let line = |cells: Vec<String>| cells.join("  ").trim_end().to_owned() + "\n";
-    out += &line(
+/// The header, the optional `rule` under it, then the rows, every cell padded
+/// to its column's width and every line joined by `line`.
+fn render<const N: usize>(
+    header: &[&str; N],
+    rows: &[[String; N]],
+    w: &[usize; N],
+    rule: Option<Vec<String>>,
+    line: impl Fn(Vec<String>) -> String,
+) -> String {
+    let mut out = line(
         header
             .iter()
             .enumerate()
             .map(|(i, h)| pad(h, w[i], false))
             .collect(),
     );
+    if let Some(rule) = rule {
+        out += &line(rule);
+    }
     for row in rows {
         out += &line(
             row.iter()
@@ -1023,41 +1032,31 @@ fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     out
 }
 
+fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let w = widths(header, rows);
+    render(header, rows, &w, None, |cells| {
+        cells.join("  ").trim_end().to_owned() + "\n"
+    })
+}
+
 fn markdown_table<const N: usize>(
     header: &[&str; N],
     rows: &[[String; N]],
     right: &[usize],
 ) -> String {
     let w = widths(header, rows);
-    let mut out = String::new();
-    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
-    out += &line(
-        header
-            .iter()
-            .enumerate()
-            .map(|(i, h)| pad(h, w[i], false))
-            .collect(),
-    );
-    out += &line(
-        (0..N)
-            .map(|i| {
-                if right.contains(&i) {
-                    format!("{}:", "-".repeat(w[i].max(2) - 1))
-                } else {
-                    "-".repeat(w[i].max(3))
-                }
-            })
-            .collect(),
-    );
-    for row in rows {
-        out += &line(
-            row.iter()
-                .enumerate()
-                .map(|(i, c)| pad(c, w[i], i > 0 && is_numeric(c)))
-                .collect(),
-        );
-    }
-    out
+    let rule = (0..N)
+        .map(|i| {
+            if right.contains(&i) {
+                format!("{}:", "-".repeat(w[i].max(2) - 1))
+            } else {
+                "-".repeat(w[i].max(3))
+            }
+        })
+        .collect();
+    render(header, rows, &w, Some(rule), |cells| {
+        format!("| {} |\n", cells.join(" | "))
+    })
 }
 
 fn human_size(bytes: u64) -> String {
