@@ -32,6 +32,7 @@ pub mod filesystem;
 pub mod inmemory;
 pub mod open;
 pub mod path;
+pub mod probe;
 #[doc(hidden)]
 pub mod suite;
 
@@ -46,6 +47,7 @@ use bytes::Bytes;
 use futures::Stream;
 
 pub use error::{Result, StorageError};
+pub use open::{DriverParams, OpenError};
 
 /// A stream of an object's bytes.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
@@ -134,4 +136,24 @@ pub trait FileWriter: Send {
 
     /// Abandons the object, removing what was written.
     async fn cancel(self: Box<Self>) -> Result<()>;
+}
+
+/// Every object (not directory) below `path`, as full paths, in no
+/// particular order: Distribution's `Walk`, built on [`StorageDriver::list`]
+/// and [`StorageDriver::stat`]. A missing `path` is [`StorageError::NotFound`].
+pub async fn walk(driver: &dyn StorageDriver, path: &str) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    let mut pending = vec![path.to_string()];
+    while let Some(dir) = pending.pop() {
+        for child in driver.list(&dir).await? {
+            match driver.stat(&child).await {
+                Ok(info) if info.is_dir => pending.push(child),
+                Ok(_) => files.push(child),
+                // Deleted while walking: not there any more.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(files)
 }

@@ -1,19 +1,12 @@
-//! Opening the driver a `config.yml` names.
+//! What opening a driver from its `config.yml` parameters can go wrong with,
+//! and typed parameter lookups every driver shares. Choosing the driver a
+//! config names is `berth-drivers`' job; each driver crate has an
+//! `open(&Parameters)` of its own.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use berth_config::DriverConfig;
-
-use crate::StorageDriver;
-use crate::filesystem::FilesystemDriver;
-use crate::inmemory::InMemoryDriver;
+use berth_config::{ParamError, Parameters};
 
 /// Where Distribution's filesystem driver stores when `rootdirectory` is unset.
 pub const DEFAULT_ROOT: &str = "/var/lib/registry";
-
-/// Drivers this build can serve from.
-pub const AVAILABLE: [&str; 2] = ["filesystem", "inmemory"];
 
 /// Why a driver could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -21,90 +14,161 @@ pub const AVAILABLE: [&str; 2] = ["filesystem", "inmemory"];
 pub enum OpenError {
     /// A driver Distribution knows (or a third party's) that this build lacks.
     #[error(
-        "storage driver {name:?} is not available in this build of Berth (available: {}); \
-         {hint}",
-        AVAILABLE.join(", ")
+        "storage driver {name:?} is not available in this build of Berth (available: {available}); {hint}"
     )]
     Unavailable {
         /// The driver's name.
         name: String,
+        /// The drivers this build has, comma-separated.
+        available: String,
         /// What the admin can do.
         hint: &'static str,
     },
-    /// A parameter has a value the driver cannot use.
+    /// A parameter is missing or has a value the driver cannot use.
     #[error("storage.{driver}.{parameter}: {message}")]
     Parameter {
         /// The driver.
         driver: String,
         /// The parameter.
-        parameter: &'static str,
-        /// What is wrong with it.
+        parameter: String,
+        /// What is wrong with it and what to write instead.
         message: String,
     },
-    /// The store could not be opened.
+    /// The store could not be opened (a local directory, a credentials file,
+    /// a client that could not be built).
     #[error("cannot open {driver} storage at {location}: {source}")]
     Io {
         /// The driver.
         driver: String,
         /// Where.
         location: String,
-        /// The I/O error.
+        /// The underlying error.
         source: std::io::Error,
     },
 }
 
-/// Opens the driver `config` names with its parameters.
-pub fn open(config: &DriverConfig) -> Result<Arc<dyn StorageDriver>, OpenError> {
-    match config.name.as_str() {
-        "filesystem" => {
-            let root = config
-                .parameters
-                .string("rootdirectory")
-                .filter(|r| !r.is_empty())
-                .unwrap_or_else(|| DEFAULT_ROOT.to_string());
-            let root = PathBuf::from(root);
-            let driver = FilesystemDriver::new(&root).map_err(|source| OpenError::Io {
-                driver: config.name.clone(),
-                location: root.display().to_string(),
-                source,
-            })?;
-            Ok(Arc::new(driver))
+impl OpenError {
+    /// A [`OpenError::Parameter`] for `driver`'s `parameter`.
+    pub fn parameter(driver: &str, parameter: &str, message: impl Into<String>) -> OpenError {
+        OpenError::Parameter {
+            driver: driver.to_string(),
+            parameter: parameter.to_string(),
+            message: message.into(),
         }
-        "inmemory" => Ok(Arc::new(InMemoryDriver::new())),
-        "s3" | "azure" | "gcs" | "swift" => Err(OpenError::Unavailable {
-            name: config.name.clone(),
-            hint: "cloud drivers are being added; serve from filesystem for now",
-        }),
-        "oss" | "rados" => Err(OpenError::Unavailable {
-            name: config.name.clone(),
-            hint: "this driver was removed from CNCF Distribution too; move the data to a supported backend",
-        }),
-        _ => Err(OpenError::Unavailable {
-            name: config.name.clone(),
-            hint: "third-party drivers cannot be loaded; choose a built-in driver",
-        }),
     }
 }
 
-/// Where the store is, for people: the root directory, or the driver's name.
-pub fn describe(config: &DriverConfig) -> String {
-    match config.name.as_str() {
-        "filesystem" => format!(
-            "filesystem storage at {}",
-            config
-                .parameters
-                .string("rootdirectory")
-                .unwrap_or_else(|| DEFAULT_ROOT.to_string())
-        ),
-        "inmemory" => "in-memory storage (lost when berthd stops)".to_string(),
-        other => format!("{other} storage"),
+/// A driver's parameters with errors that name the driver: what every
+/// driver's `open` reads its settings through.
+#[derive(Clone, Copy, Debug)]
+pub struct DriverParams<'a> {
+    driver: &'static str,
+    params: &'a Parameters,
+}
+
+impl<'a> DriverParams<'a> {
+    /// `params` of the driver named `driver`.
+    pub fn new(driver: &'static str, params: &'a Parameters) -> DriverParams<'a> {
+        DriverParams { driver, params }
+    }
+
+    /// The raw parameters.
+    pub fn raw(&self) -> &'a Parameters {
+        self.params
+    }
+
+    /// A non-empty string, or `None` when missing, null or empty.
+    pub fn string(&self, key: &str) -> Option<String> {
+        self.params.string(key).filter(|s| !s.is_empty())
+    }
+
+    /// A required non-empty string; the error says what the setting is for.
+    pub fn required(&self, key: &str, what: &str) -> Result<String, OpenError> {
+        self.string(key).ok_or_else(|| {
+            OpenError::parameter(self.driver, key, format!("missing: set it to {what}"))
+        })
+    }
+
+    /// A boolean, or `default` when unset.
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, OpenError> {
+        self.params
+            .bool(key)
+            .map(|v| v.unwrap_or(default))
+            .map_err(|e| self.invalid(e))
+    }
+
+    /// A whole number, or `None` when unset.
+    pub fn u64(&self, key: &str) -> Result<Option<u64>, OpenError> {
+        self.params.u64(key).map_err(|e| self.invalid(e))
+    }
+
+    /// A whole number of at least `min`, or `default` when unset.
+    pub fn u64_at_least(&self, key: &str, min: u64, default: u64) -> Result<u64, OpenError> {
+        match self.u64(key)? {
+            None => Ok(default),
+            Some(v) if v >= min => Ok(v),
+            Some(v) => Err(OpenError::parameter(
+                self.driver,
+                key,
+                format!("{v} is too small: use at least {min}"),
+            )),
+        }
+    }
+
+    /// A root directory as a normalized prefix: `""` for the bucket's root,
+    /// else `/a/b` with no trailing slash.
+    pub fn root_directory(&self, key: &str) -> String {
+        let raw = self.string(key).unwrap_or_default();
+        let trimmed = raw.trim_matches('/');
+        if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("/{trimmed}")
+        }
+    }
+
+    fn invalid(&self, e: ParamError) -> OpenError {
+        OpenError::parameter(self.driver, &e.key, e.to_string())
     }
 }
 
-/// Checks that this build has the driver `name`, without opening it.
-pub fn check_available(name: &str) -> Result<(), OpenError> {
-    if AVAILABLE.contains(&name) {
-        return Ok(());
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(pairs: &[(&str, serde_json::Value)]) -> Parameters {
+        let mut p = Parameters::new();
+        for (k, v) in pairs {
+            p.insert(*k, v.clone());
+        }
+        p
     }
-    open(&DriverConfig::new(name)).map(drop)
+
+    #[test]
+    fn required_and_typed_lookups_name_the_driver() {
+        let p = params(&[
+            ("bucket", json!("")),
+            ("secure", json!("maybe")),
+            ("chunksize", json!(1024)),
+            ("rootdirectory", json!("/a/b/")),
+        ]);
+        let d = DriverParams::new("s3", &p);
+        let e = d.required("bucket", "the bucket's name").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "storage.s3.bucket: missing: set it to the bucket's name"
+        );
+        assert!(
+            d.bool_or("secure", true)
+                .unwrap_err()
+                .to_string()
+                .contains("storage.s3.secure")
+        );
+        assert!(d.bool_or("v4auth", true).unwrap());
+        let e = d.u64_at_least("chunksize", 5 << 20, 10 << 20).unwrap_err();
+        assert!(e.to_string().contains("use at least 5242880"), "{e}");
+        assert_eq!(d.root_directory("rootdirectory"), "/a/b");
+        assert_eq!(d.root_directory("missing"), "");
+    }
 }

@@ -22,6 +22,9 @@ pub async fn run_all(driver: &dyn StorageDriver, prefix: &str) {
     invalid_paths(driver).await;
     concurrent_writers(driver, prefix).await;
     large_object(driver, prefix).await;
+    large_append_across_commits(driver, prefix).await;
+    walk_tree(driver, prefix).await;
+    redirect(driver, prefix).await;
     driver.delete(prefix).await.ok();
 }
 
@@ -230,4 +233,83 @@ async fn large_object(d: &dyn StorageDriver, prefix: &str) {
     assert_eq!(d.stat(&p).await.unwrap().size, 24 * 1024 * 1024);
     let tail = read_all(d, &p, 23 * 1024 * 1024).await;
     assert_eq!(tail, chunk);
+}
+
+/// A chunked upload as the registry does it: each request appends and
+/// commits; a later writer (maybe in a restarted process) appends more. Parts
+/// larger than a multipart threshold must survive the round trips.
+async fn large_append_across_commits(d: &dyn StorageDriver, prefix: &str) {
+    let p = format!("{prefix}/resumed/object");
+    let sizes = [7 * 1024 * 1024, 1024, 6 * 1024 * 1024 + 17, 3];
+    let mut expected = Vec::new();
+    for (i, size) in sizes.into_iter().enumerate() {
+        let mut w = d.writer(&p, i > 0).await.unwrap();
+        assert_eq!(
+            w.size(),
+            expected.len() as u64,
+            "append {i} starts at the end"
+        );
+        let part = pattern(i as u8 + 40, size);
+        // Several writes per request, of uneven sizes.
+        let (a, b) = part.split_at(size / 3);
+        w.write(Bytes::copy_from_slice(a)).await.unwrap();
+        w.write(Bytes::copy_from_slice(b)).await.unwrap();
+        expected.extend_from_slice(&part);
+        assert_eq!(w.size(), expected.len() as u64);
+        w.commit().await.unwrap();
+        assert_eq!(d.stat(&p).await.unwrap().size, expected.len() as u64);
+    }
+    let got = read_all(d, &p, 0).await;
+    assert!(
+        got == expected,
+        "appended object differs from what was written"
+    );
+}
+
+async fn walk_tree(d: &dyn StorageDriver, prefix: &str) {
+    let base = format!("{prefix}/walk");
+    let files = ["a", "b/c", "b/d/e", "b/d/f", "g/h"];
+    for f in files {
+        d.put_content(&format!("{base}/{f}"), "x".into())
+            .await
+            .unwrap();
+    }
+    let mut walked = crate::walk(d, &base).await.unwrap();
+    walked.sort();
+    let mut expected: Vec<String> = files.iter().map(|f| format!("{base}/{f}")).collect();
+    expected.sort();
+    assert_eq!(walked, expected);
+}
+
+async fn redirect(d: &dyn StorageDriver, prefix: &str) {
+    let p = format!("{prefix}/redirect/object");
+    let data = pattern(9, 100_000);
+    d.put_content(&p, data.clone()).await.unwrap();
+    let Some(url) = d.redirect_url(&p).await.unwrap() else {
+        return;
+    };
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .expect("fetch the redirect URL");
+    assert!(
+        response.status().is_success(),
+        "GET {url}: {}",
+        response.status()
+    );
+    let body = response.bytes().await.unwrap();
+    assert!(body == data, "the redirect URL serves other bytes");
+    let ranged = client
+        .get(&url)
+        .header("Range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status().as_u16(), 206, "redirect URLs honour Range");
+    assert_eq!(ranged.bytes().await.unwrap(), data.slice(10..20));
 }

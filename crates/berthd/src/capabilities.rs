@@ -17,7 +17,7 @@ pub enum Gap {
 /// Everything in `config` this build cannot honour.
 pub fn gaps(config: &Config) -> Vec<Gap> {
     let mut gaps = Vec::new();
-    if let Err(e) = berth_storage::open::check_available(&config.storage.driver.name) {
+    if let Err(e) = berth_drivers::check_available(&config.storage.driver.name) {
         gaps.push(Gap::Blocking(e.to_string()));
     }
     match &config.auth {

@@ -60,7 +60,7 @@ pub fn validate(file: &Path) -> anyhow::Result<ExitCode> {
     println!(
         "{}: OK — {}",
         file.display(),
-        berth_storage::open::describe(&loaded.config.storage.driver)
+        berth_drivers::describe(&loaded.config.storage.driver)
     );
     Ok(ExitCode::SUCCESS)
 }

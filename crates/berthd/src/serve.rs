@@ -101,7 +101,6 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         );
     }
     init_logging(&config);
-    let driver = berth_storage::open::open(&config.storage.driver)?;
     let tls = config.http.tls.is_some();
     let settings = Settings {
         delete_enabled: config.storage.delete.enabled,
@@ -113,16 +112,6 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         headers: config.http.headers.clone(),
         tls,
     };
-    let mut registry = Registry::new(driver, settings);
-    if let Some(Auth::Htpasswd { realm, path }) = &config.auth {
-        let htpasswd = Htpasswd::load(realm, path)?;
-        eprintln!(
-            "basic auth: {} user(s) from {}",
-            htpasswd.len(),
-            path.display()
-        );
-        registry = registry.with_htpasswd(htpasswd);
-    }
     let tls_config = match &config.http.tls {
         Some(t) => Some(server::tls_config(
             t.certificate.as_deref().expect("checked by capabilities"),
@@ -137,6 +126,17 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         .build()
         .context("start the async runtime")?;
     runtime.block_on(async move {
+        let driver = berth_drivers::open(&config.storage.driver).await?;
+        let mut registry = Registry::new(driver, settings);
+        if let Some(Auth::Htpasswd { realm, path }) = &config.auth {
+            let htpasswd = Htpasswd::load(realm, path)?;
+            eprintln!(
+                "basic auth: {} user(s) from {}",
+                htpasswd.len(),
+                path.display()
+            );
+            registry = registry.with_htpasswd(htpasswd);
+        }
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} (http.addr): is another registry running there?")
         })?;
@@ -144,7 +144,7 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         println!(
             "berthd {} serving {scheme}://{addr}/v2/ from {}",
             env!("CARGO_PKG_VERSION"),
-            berth_storage::open::describe(&config.storage.driver)
+            berth_drivers::describe(&config.storage.driver)
         );
         let registry = Arc::new(registry);
         let purging = &config.storage.maintenance.upload_purging;

@@ -1,0 +1,1 @@
+//! The management core the Berth desktop app and `berthd console` drive.
