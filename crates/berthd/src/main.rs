@@ -7,6 +7,7 @@
 mod capabilities;
 mod config_cmd;
 mod serve;
+mod storage_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,18 @@ enum Command {
     )]
     Serve {
         /// A CNCF Distribution config.yml.
+        #[arg(long, short, env = "BERTH_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Probe the configured storage: list, write, read back, check and delete an object.
+    #[command(
+        name = "check-storage",
+        after_help = "Examples:\n  berthd check-storage --config /etc/berth/config.yml\n  \
+        REGISTRY_STORAGE_S3_SECRETKEY=... berthd check-storage --config s3.yml\n\n\
+        Prints one line per step and exits non-zero when a step fails."
+    )]
+    CheckStorage {
+        /// A CNCF Distribution config.yml; the embedded default without it.
         #[arg(long, short, env = "BERTH_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -69,6 +82,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config } => serve::run(config.as_deref()),
+        Command::CheckStorage { config } => storage_cmd::check(config.as_deref()),
         Command::Config { action } => match action {
             ConfigAction::Validate { file } => config_cmd::validate(&file),
             ConfigAction::Print {

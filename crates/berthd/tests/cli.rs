@@ -149,3 +149,49 @@ fn serve_without_config_uses_the_embedded_default() {
         "berthd listened on the embedded default's address"
     );
 }
+
+#[test]
+fn check_storage_passes_every_step_on_a_writable_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let file = write(
+        dir.path(),
+        "config.yml",
+        &format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n",
+            root.display()
+        ),
+    );
+    let (ok, out) = run(berthd().args(["check-storage", "--config"]).arg(&file));
+    assert!(ok, "{out}");
+    for step in ["list", "write", "read", "check", "delete"] {
+        assert!(out.contains(&format!("ok   {step}")), "{step} reported: {out}");
+    }
+    assert!(out.contains("storage OK"), "{out}");
+    let left: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".berth-tmp")
+        .collect();
+    assert!(left.is_empty(), "the probe object is gone: {left:?}");
+}
+
+#[test]
+fn check_storage_names_the_failing_step_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    // The root directory's place is taken by a plain file: nothing can be
+    // stored there, for root too.
+    let root = write(dir.path(), "not-a-directory", "x");
+    let file = write(
+        dir.path(),
+        "config.yml",
+        &format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}/sub\n",
+            root.display()
+        ),
+    );
+    let (ok, out) = run(berthd().args(["check-storage", "--config"]).arg(&file));
+    assert!(!ok, "{out}");
+    assert!(out.contains("FAIL"), "{out}");
+    assert!(out.contains("not-a-directory"), "the path is named: {out}");
+}
