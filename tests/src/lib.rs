@@ -16,6 +16,7 @@
 //! ```
 
 pub mod api;
+pub mod backends;
 pub mod credentials;
 pub mod image;
 pub mod memory;

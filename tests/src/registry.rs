@@ -32,6 +32,9 @@ pub struct Options {
     pub extra_yaml: String,
     /// Raw YAML lines appended inside the `storage:` section (indented by 2).
     pub storage_yaml: String,
+    /// The storage driver's section (`s3:\n  bucket: b\n…`) in place of the
+    /// filesystem driver at `root`; see [`crate::backends`].
+    pub driver_yaml: Option<String>,
     /// Extra environment variables for the process.
     pub env: Vec<(String, String)>,
 }
@@ -45,6 +48,7 @@ impl Default for Options {
             htpasswd: None,
             extra_yaml: String::new(),
             storage_yaml: String::new(),
+            driver_yaml: None,
             env: Vec::new(),
         }
     }
@@ -144,10 +148,16 @@ impl Registry {
         let o = &self.options;
         let mut yaml = format!(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n\
-             storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: {delete}\n\
+             storage:\n{driver}  delete:\n    enabled: {delete}\n\
              \x20 maintenance:\n    uploadpurging:\n      enabled: false\n{storage}\
              http:\n  addr: {addr}\n  secret: berth-e2e-shared-secret\n",
-            root = self.root.display(),
+            driver = match &o.driver_yaml {
+                Some(d) => indent(d, 2),
+                None => format!(
+                    "  filesystem:\n    rootdirectory: {}\n",
+                    self.root.display()
+                ),
+            },
             delete = o.delete_enabled,
             storage = indent(&o.storage_yaml, 2),
             addr = self.addr,

@@ -165,7 +165,10 @@ fn check_storage_passes_every_step_on_a_writable_directory() {
     let (ok, out) = run(berthd().args(["check-storage", "--config"]).arg(&file));
     assert!(ok, "{out}");
     for step in ["list", "write", "read", "check", "delete"] {
-        assert!(out.contains(&format!("ok   {step}")), "{step} reported: {out}");
+        assert!(
+            out.contains(&format!("ok   {step}")),
+            "{step} reported: {out}"
+        );
     }
     assert!(out.contains("storage OK"), "{out}");
     let left: Vec<_> = std::fs::read_dir(&root)

@@ -1,0 +1,150 @@
+//! `berthd` on each cloud backend, against the real servers `make test`
+//! starts (Ceph RGW, Azurite, Swift, the GCS emulator): skopeo pushes and
+//! pulls an image, blob GETs redirect to the backend (and stop redirecting
+//! when `storage.redirect.disable` is set), and a chunked upload survives a
+//! restart of berthd between its chunks.
+
+use berth_e2e::api::{Api, header, sha256_digest, text};
+use berth_e2e::backends::{Backend, BackendConfig};
+use berth_e2e::image::{KIB, LayerSpec, MIB, OciLayout, Platform};
+use berth_e2e::registry::{Options, Registry};
+use berth_e2e::skopeo::{Access, Skopeo, docker};
+
+macro_rules! on_backends {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                use super::*;
+                #[test]
+                fn s3() { super::$test(Backend::S3) }
+                #[test]
+                fn azure() { super::$test(Backend::Azure) }
+                #[test]
+                fn swift() { super::$test(Backend::Swift) }
+                #[test]
+                fn gcs() { super::$test(Backend::Gcs) }
+            }
+        )*
+    };
+}
+
+on_backends!(
+    skopeo_round_trip_with_redirects,
+    redirect_disabled_serves_blobs_itself,
+    chunked_upload_survives_a_restart,
+);
+
+fn options(config: &BackendConfig, redirect_disabled: bool) -> Options {
+    let mut options = Options {
+        driver_yaml: Some(config.driver_yaml.clone()),
+        env: config.env.clone(),
+        ..Options::default()
+    };
+    if redirect_disabled {
+        options.storage_yaml = "redirect:\n  disable: true\n".into();
+    }
+    options
+}
+
+/// Whether the backend's driver can presign URLs with the test servers'
+/// settings: the GCS emulator has no service-account key to sign with.
+fn redirects(backend: Backend) -> bool {
+    backend != Backend::Gcs
+}
+
+fn skopeo_round_trip_with_redirects(backend: Backend) {
+    let (Some(skopeo), Some(config)) = (Skopeo::find(), backend.config()) else {
+        return;
+    };
+    let registry = Registry::berthd(options(&config, false));
+    let work = tempfile::tempdir().unwrap();
+    let source = OciLayout::create(work.path().join("source"));
+    let image = source.add_image(
+        "v1",
+        Platform::LINUX_AMD64,
+        &[
+            LayerSpec::new(41, 900),
+            LayerSpec::new(42, 700 * KIB),
+            LayerSpec::new(43, 12 * MIB),
+        ],
+    );
+    let remote = docker(&registry.host(), "cloud/app:v1");
+    let access = Access::insecure();
+    skopeo.push(&source, "v1", &remote, &access);
+
+    let api = Api::new(registry.url());
+    let big = &image.layers[2].descriptor;
+    let resp = api.get_blob("cloud/app", &big.digest);
+    if redirects(backend) {
+        assert_eq!(
+            resp.status(),
+            307,
+            "{} blob GETs redirect to the backend: {}",
+            config.driver,
+            text(resp)
+        );
+        let location = header(&resp, "location").expect("Location");
+        assert!(
+            !location.contains(&registry.host()),
+            "the redirect points at the backend, not the registry: {location}"
+        );
+        let bytes = api.client().get(&location).send().unwrap().bytes().unwrap();
+        assert_eq!(bytes.len() as u64, big.size);
+        assert_eq!(
+            sha256_digest(&bytes),
+            big.digest,
+            "the backend serves the blob"
+        );
+    } else {
+        assert_eq!(resp.status(), 200, "{}", config.driver);
+    }
+
+    // skopeo follows the redirects.
+    let pulled = skopeo.pull(&remote, &work.path().join("pulled"), "v1", &access, false);
+    pulled.assert_holds_image("v1", &image);
+}
+
+fn redirect_disabled_serves_blobs_itself(backend: Backend) {
+    let Some(config) = backend.config() else {
+        return;
+    };
+    let registry = Registry::berthd(options(&config, true));
+    let api = Api::new(registry.url());
+    let blob: Vec<u8> = (0..3 * MIB).map(|i| (i % 251) as u8).collect();
+    let digest = api.push_blob("cloud/direct", &blob);
+    let resp = api.get_blob("cloud/direct", &digest);
+    assert_eq!(
+        resp.status(),
+        200,
+        "redirect.disable: the registry serves the blob"
+    );
+    let bytes = resp.bytes().unwrap();
+    assert_eq!(sha256_digest(&bytes), digest);
+}
+
+fn chunked_upload_survives_a_restart(backend: Backend) {
+    let Some(config) = backend.config() else {
+        return;
+    };
+    let mut registry = Registry::berthd(options(&config, true));
+    let blob: Vec<u8> = (0..13 * MIB + 5).map(|i| (i * 7 % 253) as u8).collect();
+    let digest = sha256_digest(&blob);
+    let (first, rest) = blob.split_at(6 * MIB as usize);
+    let (second, third) = rest.split_at(6 * MIB as usize);
+
+    let api = Api::new(registry.url());
+    let location = api.start_upload_location("cloud/resumed");
+    let resp = api.patch_chunk(&location, 0, first);
+    assert_eq!(resp.status(), 202, "{}", text(resp));
+    registry.restart();
+    let api = Api::new(registry.url());
+    let resp = api.patch_chunk(&location, first.len() as u64, second);
+    assert_eq!(resp.status(), 202, "after the restart: {}", text(resp));
+    let resp = api.patch_chunk(&location, (first.len() + second.len()) as u64, third);
+    assert_eq!(resp.status(), 202, "{}", text(resp));
+    let resp = api.finish_upload(&location, &digest, &[]);
+    assert_eq!(resp.status(), 201, "{}", text(resp));
+    let resp = api.get_blob("cloud/resumed", &digest);
+    assert_eq!(resp.status(), 200);
+    assert_eq!(sha256_digest(&resp.bytes().unwrap()), digest);
+}
