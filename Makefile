@@ -2,7 +2,6 @@
 # Cargo builds go to $CARGO_TARGET_DIR when set (CI keeps it outside the clone).
 
 CARGO ?= cargo
-NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 .PHONY: all build run test test-unit lint deps bench bench-quick clean
 
@@ -23,14 +22,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## Everything: formatting, lints, unit, integration and end-to-end tests.
+## Everything: formatting, lints, unit, integration and end-to-end tests,
+## with the storage servers of the cloud-driver tests started and stopped
+## around them (scripts/test.sh).
 test: deps lint
-ifeq ($(NEXTEST),yes)
-	$(CARGO) nextest run --workspace --no-fail-fast
-	$(CARGO) test --workspace --doc
-else
-	$(CARGO) test --workspace --no-fail-fast
-endif
+	CARGO="$(CARGO)" scripts/test.sh
 
 ## berthd vs CNCF Distribution, side by side (release builds);
 ## BENCH_ARGS passes options, e.g. BENCH_ARGS="--rounds 5 --markdown out.md".
