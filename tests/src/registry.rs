@@ -195,6 +195,10 @@ impl Registry {
             Kind::Distribution => {
                 let mut c = Command::new("docker-registry");
                 c.arg("serve").arg(&self.config);
+                // Distribution 2.8's AWS SDK refuses to start on S3 when
+                // AWS_CA_BUNDLE is set (its HTTP transport cannot take one);
+                // the loopback S3 server is plain HTTP anyway.
+                c.env_remove("AWS_CA_BUNDLE");
                 c
             }
         };

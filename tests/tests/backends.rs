@@ -148,3 +148,65 @@ fn chunked_upload_survives_a_restart(backend: Backend) {
     assert_eq!(resp.status(), 200);
     assert_eq!(sha256_digest(&resp.bytes().unwrap()), digest);
 }
+
+/// The same bucket served by CNCF Distribution and by berthd, in both
+/// directions: what one pushed, the other pulls. Distribution 2.8 has no
+/// `serviceurl` for Azurite and no emulator support for GCS, so S3 and Swift
+/// are the backends both can reach here.
+mod interchange {
+    use super::*;
+    use berth_e2e::registry::Kind;
+
+    fn both_ways(backend: Backend) {
+        let (Some(skopeo), Some(config)) = (Skopeo::find(), backend.config()) else {
+            return;
+        };
+        let Some(distribution) = Registry::start(Kind::Distribution, options(&config, false))
+        else {
+            return;
+        };
+        let berthd = Registry::berthd(options(&config, false));
+        let work = tempfile::tempdir().unwrap();
+        let source = OciLayout::create(work.path().join("source"));
+        let access = Access::insecure();
+        let from_distribution = source.add_image(
+            "d1",
+            Platform::LINUX_AMD64,
+            &[LayerSpec::new(51, 300 * KIB), LayerSpec::new(52, 11 * MIB)],
+        );
+        let from_berthd = source.add_image(
+            "b1",
+            Platform::LINUX_ARM64,
+            &[LayerSpec::new(53, 200 * KIB), LayerSpec::new(54, 9 * MIB)],
+        );
+        skopeo.push(&source, "d1", &docker(&distribution.host(), "x/app:d1"), &access);
+        skopeo.push(&source, "b1", &docker(&berthd.host(), "x/app:b1"), &access);
+
+        let pulled = skopeo.pull(
+            &docker(&berthd.host(), "x/app:d1"),
+            &work.path().join("by-berthd"),
+            "d1",
+            &access,
+            false,
+        );
+        pulled.assert_holds_image("d1", &from_distribution);
+        let pulled = skopeo.pull(
+            &docker(&distribution.host(), "x/app:b1"),
+            &work.path().join("by-distribution"),
+            "b1",
+            &access,
+            false,
+        );
+        pulled.assert_holds_image("b1", &from_berthd);
+    }
+
+    #[test]
+    fn s3() {
+        both_ways(Backend::S3)
+    }
+
+    #[test]
+    fn swift() {
+        both_ways(Backend::Swift)
+    }
+}
