@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build run test test-unit lint deps bench bench-quick clean
+.PHONY: all build run test test-unit lint deps ui bench bench-quick clean
 
 all: build
 
@@ -18,6 +18,11 @@ build:
 run: deps
 	$(CARGO) run --release -p berthd -- serve
 
+## The admin UI (ui/dist): the desktop window and `berthd console` serve it;
+## the Tauri app embeds it at compile time, so it is built before clippy.
+ui:
+	cd ui && npm install --no-audit --no-fund && npm run check && npm run build
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -25,7 +30,7 @@ lint:
 ## Everything: formatting, lints, unit, integration and end-to-end tests,
 ## with the storage servers of the cloud-driver tests started and stopped
 ## around them (scripts/test.sh).
-test: deps lint
+test: deps ui lint
 	CARGO="$(CARGO)" scripts/test.sh
 
 ## berthd vs CNCF Distribution, side by side (release builds);

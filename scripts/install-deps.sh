@@ -9,7 +9,16 @@ set -euo pipefail
 #   apache2-utils   htpasswd, to make bcrypt password files for auth tests
 #   openssl         certificates for the TLS tests
 #   curl, ca-certificates, pkg-config, build-essential: building and fetching
-packages=(skopeo docker-registry apache2-utils openssl curl ca-certificates pkg-config build-essential)
+#   the desktop app (Tauri 2 on WebKitGTK) and its tests: libwebkit2gtk-4.1-dev
+#     libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev, xvfb xauth
+#     webkit2gtk-driver dbus-x11 imagemagick (the window under Xvfb, screenshots)
+#   gnome-keyring keyutils: a real Secret Service for the keychain tests
+#   chromium fonts-dejavu-core: the browser tests (Playwright drives Debian's Chromium)
+#   nodejs npm: building the UI; python3-venv: the desktop test's Selenium
+packages=(skopeo docker-registry apache2-utils openssl curl ca-certificates pkg-config build-essential
+  libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev file
+  xvfb xauth webkit2gtk-driver dbus-x11 imagemagick gnome-keyring keyutils
+  chromium fonts-dejavu-core python3-venv)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,6 +30,10 @@ done
 if ! command -v cargo >/dev/null 2>&1; then
   echo "cargo is not installed: install Rust from https://rustup.rs (stable, 1.85 or newer)" >&2
   exit 1
+fi
+
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -17,4 +17,12 @@ if "$CARGO" nextest --version >/dev/null 2>&1; then
 else
   "$CARGO" test --workspace --no-fail-fast || status=1
 fi
+# The keychain tests, in a private D-Bus session with gnome-keyring.
+crates/berth-admin/run-keychain-tests.sh || status=1
+# The browser end-to-end tests: Playwright + Debian's Chromium against
+# `berthd console` (needs the debug berthd built above and ui/dist).
+"$CARGO" build -p berthd -p berth-app || status=1
+(cd ui && npm run e2e) || status=1
+# The desktop window under Xvfb, driven by tauri-driver.
+tests/desktop/run.sh || status=1
 exit $status

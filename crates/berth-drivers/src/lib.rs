@@ -15,9 +15,11 @@ use berth_storage::open::DEFAULT_ROOT;
 use berth_storage::{OpenError, StorageDriver};
 
 pub use berth_storage::probe::{ProbeReport, ProbeStep, StepStatus, probe};
+/// The minimal IAM policy for a bucket (`berthd iam-policy`).
+pub use berth_storage_s3::iam;
 
 /// Drivers this build can serve from.
-pub const AVAILABLE: [&str; 2] = ["filesystem", "inmemory"];
+pub const AVAILABLE: [&str; 6] = ["filesystem", "inmemory", "s3", "azure", "swift", "gcs"];
 
 /// Opens the driver `config` names with its parameters.
 pub async fn open(config: &DriverConfig) -> Result<Arc<dyn StorageDriver>, OpenError> {
@@ -37,15 +39,20 @@ pub async fn open(config: &DriverConfig) -> Result<Arc<dyn StorageDriver>, OpenE
             Ok(Arc::new(driver))
         }
         "inmemory" => Ok(Arc::new(InMemoryDriver::new())),
+        "s3" => Ok(Arc::new(berth_storage_s3::S3Driver::open(params).await?)),
+        "azure" => Ok(Arc::new(
+            berth_storage_azure::AzureDriver::open(params).await?,
+        )),
+        "swift" => Ok(Arc::new(
+            berth_storage_swift::SwiftDriver::open(params).await?,
+        )),
+        "gcs" => Ok(Arc::new(berth_storage_gcs::GcsDriver::open(params).await?)),
         other => Err(unavailable(other)),
     }
 }
 
 fn unavailable(name: &str) -> OpenError {
     let hint = match name {
-        "s3" | "azure" | "gcs" | "swift" => {
-            "cloud drivers are being added; serve from filesystem for now"
-        }
         "oss" | "rados" => {
             "this driver was removed from CNCF Distribution too; move the data to a supported backend"
         }
@@ -69,6 +76,10 @@ pub fn describe(config: &DriverConfig) -> String {
                 .unwrap_or_else(|| DEFAULT_ROOT.to_string())
         ),
         "inmemory" => "in-memory storage (lost when berthd stops)".to_string(),
+        "s3" => berth_storage_s3::describe(&config.parameters),
+        "azure" => berth_storage_azure::describe(&config.parameters),
+        "swift" => berth_storage_swift::describe(&config.parameters),
+        "gcs" => berth_storage_gcs::describe(&config.parameters),
         other => format!("{other} storage"),
     }
 }

@@ -6,6 +6,7 @@
 
 mod capabilities;
 mod config_cmd;
+mod console_cmd;
 mod serve;
 mod storage_cmd;
 
@@ -48,6 +49,35 @@ enum Command {
         #[arg(long, short, env = "BERTH_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// The admin UI and its JSON API for a browser (the desktop app's pages).
+    #[command(
+        after_help = "Examples:\n  berthd console\n  berthd console --listen 127.0.0.1:8080\n  \
+        berthd console --listen 0.0.0.0:5080    # prints a URL with a token; every API call needs it\n\n\
+        The console runs the registry (berthd serve) as its sidecar, with the config in its data \
+        directory (shared with the desktop app), and stops it on exit."
+    )]
+    Console {
+        /// Where to listen; an address beyond loopback requires the printed token.
+        #[arg(long, default_value = "127.0.0.1:5080", env = "BERTH_CONSOLE_LISTEN")]
+        listen: std::net::SocketAddr,
+        /// The data directory (config.yml, state); default: the desktop app's.
+        #[arg(long, env = "BERTH_APP_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The built UI (ui/dist).
+        #[arg(long, env = "BERTH_UI_DIR")]
+        ui_dir: Option<PathBuf>,
+    },
+    /// Print the minimal AWS IAM policy the s3 driver needs for a bucket.
+    #[command(
+        name = "iam-policy",
+        after_help = "Example:\n  berthd iam-policy --bucket my-registry > policy.json\n  \
+        aws iam put-user-policy --user-name registry --policy-name berth --policy-document file://policy.json"
+    )]
+    IamPolicy {
+        /// The bucket's name.
+        #[arg(long)]
+        bucket: String,
+    },
     /// Check or show a config.yml.
     Config {
         #[command(subcommand)]
@@ -78,10 +108,28 @@ enum ConfigAction {
     },
 }
 
+fn iam_policy(bucket: &str) -> anyhow::Result<ExitCode> {
+    berth_drivers::iam::validate_bucket_name(bucket)?;
+    use std::io::Write;
+    // A closed pipe (`| head`) is not an error worth a panic.
+    let _ = writeln!(
+        std::io::stdout(),
+        "{}",
+        berth_drivers::iam::minimal_policy(bucket)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config } => serve::run(config.as_deref()),
+        Command::Console {
+            listen,
+            data_dir,
+            ui_dir,
+        } => console_cmd::run(listen, data_dir.as_deref(), ui_dir.as_deref()),
+        Command::IamPolicy { bucket } => iam_policy(&bucket),
         Command::CheckStorage { config } => storage_cmd::check(config.as_deref()),
         Command::Config { action } => match action {
             ConfigAction::Validate { file } => config_cmd::validate(&file),

@@ -192,7 +192,7 @@ fn humantime_age(age: std::time::Duration) -> String {
     berth_config::format_go_duration(age)
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
     tokio::select! {

@@ -198,3 +198,28 @@ fn check_storage_names_the_failing_step_and_exits_non_zero() {
     assert!(out.contains("FAIL"), "{out}");
     assert!(out.contains("not-a-directory"), "the path is named: {out}");
 }
+
+#[test]
+fn iam_policy_names_the_bucket_and_refuses_a_bad_name() {
+    let (ok, out) = run(berthd().args(["iam-policy", "--bucket", "team-registry"]));
+    assert!(ok, "{out}");
+    let policy: serde_json::Value = serde_json::from_str(&out).expect("the policy is JSON");
+    let text = policy.to_string();
+    for action in [
+        "s3:ListAllMyBuckets",
+        "s3:ListBucket",
+        "s3:GetBucketLocation",
+        "s3:ListBucketMultipartUploads",
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:ListMultipartUploadParts",
+        "s3:AbortMultipartUpload",
+    ] {
+        assert!(text.contains(action), "{action} in {text}");
+    }
+    assert!(text.contains("arn:aws:s3:::team-registry/*"), "{text}");
+    let (ok, out) = run(berthd().args(["iam-policy", "--bucket", "Team_Registry"]));
+    assert!(!ok);
+    assert!(out.contains("not a valid S3 bucket name"), "{out}");
+}

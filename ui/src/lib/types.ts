@@ -1,0 +1,166 @@
+// The admin API's shapes, as docs/admin-api.md defines them (camelCase).
+
+/** The sidecar registry's lifecycle state. */
+export type RegistryState = "running" | "starting" | "stopped" | "crashed";
+
+/** What `status`, `start`, `stop` and `restart` return. */
+export interface Status {
+  state: RegistryState;
+  address: string;
+  url: string;
+  driver: string;
+  backend: string;
+  uptimeSeconds: number | null;
+  version: string;
+  pid: number | null;
+  restarts: number;
+  lastError: string | null;
+  configPath: string;
+}
+
+/** A log level, as read from the sidecar's log lines. */
+export type LogLevel = "error" | "warn" | "info" | "debug";
+
+/** One line of the sidecar's stdout/stderr. */
+export interface LogLine {
+  seq: number;
+  time: string;
+  level: LogLevel;
+  text: string;
+}
+
+/** What `logs` returns: the lines after `after`, and the cursor for the next call. */
+export interface LogPage {
+  lines: LogLine[];
+  next: number;
+}
+
+/** The kinds of input a storage setting takes. */
+export type FieldKind = "text" | "secret" | "bool" | "number" | "select" | "textarea" | "file";
+
+/** A value of a storage setting. */
+export type FieldValue = string | number | boolean;
+
+/** One choice of a `select` field. */
+export interface FieldOption {
+  value: string;
+  label: string;
+}
+
+/** One storage setting of a driver's form. */
+export interface Field {
+  key: string;
+  label: string;
+  help: string;
+  kind: FieldKind;
+  required: boolean;
+  advanced: boolean;
+  default: FieldValue | null;
+  options: FieldOption[] | null;
+  placeholder: string | null;
+}
+
+/** The form of one storage driver, as `storageSchema` describes it. */
+export interface DriverForm {
+  driver: string;
+  label: string;
+  available: boolean;
+  unavailableReason: string | null;
+  fields: Field[];
+}
+
+/** The saved storage settings (secrets are never returned, only whether they are set). */
+export interface StorageSettings {
+  driver: string;
+  values: Record<string, FieldValue>;
+  secretsSet: string[];
+}
+
+/** What `storageTest` and `storageSave` take. A secret left empty keeps the stored one. */
+export interface StorageForm {
+  driver: string;
+  values: Record<string, FieldValue>;
+}
+
+/** The backend probe's steps. */
+export type ProbeStepName = "list" | "write" | "read" | "check" | "delete";
+
+/** The outcome of one probe step. */
+export type ProbeStepStatus = "passed" | "failed" | "skipped";
+
+/** One step of the backend probe. */
+export interface ProbeStep {
+  step: ProbeStepName;
+  description: string;
+  status: ProbeStepStatus;
+  detail: string | null;
+  millis: number;
+}
+
+/** The backend probe's report (berth_storage::probe::ProbeReport). */
+export interface ProbeReport {
+  driver: string;
+  object: string;
+  steps: ProbeStep[];
+}
+
+/** What `storageTest` returns. */
+export interface ProbeResult {
+  passed: boolean;
+  openError: string | null;
+  report: ProbeReport | null;
+}
+
+/** What `storageSave` and `configSave` return. */
+export interface SaveResult {
+  saved: boolean;
+  probe: ProbeResult;
+  status: Status;
+}
+
+/** What `configDownload` returns. */
+export interface ConfigFile {
+  yaml: string;
+  filename: string;
+}
+
+/** A problem found in a config.yml, with its position when known (1-based). */
+export interface ConfigProblem {
+  line: number | null;
+  column: number | null;
+  message: string;
+}
+
+/** One changed setting between the current and the proposed config. */
+export interface ConfigChange {
+  path: string;
+  kind: "added" | "removed" | "changed";
+  before: string | null;
+  after: string | null;
+}
+
+/** What `configReview` returns. */
+export interface Review {
+  ok: boolean;
+  errors: ConfigProblem[];
+  warnings: ConfigProblem[];
+  current: string;
+  proposed: string;
+  changes: ConfigChange[];
+}
+
+/** What `keychainStatus` returns. */
+export interface KeychainStatus {
+  available: boolean;
+  backend: string;
+  message: string;
+  hint: string | null;
+}
+
+/** One stored secret (never its value). */
+export interface Credential {
+  name: string;
+  label: string;
+  usedBy: string;
+  active: boolean;
+}
