@@ -13,10 +13,10 @@ deps:
 build:
 	$(CARGO) build --workspace
 
-## Serve a registry on 127.0.0.1:5000 from the embedded default
-## (filesystem storage under ~/.local/share/berth/registry).
+## The Berth desktop app (or, without a display, `berthd console` and its URL);
+## the registry alone: `cargo run --release -p berthd -- serve`.
 run: deps
-	$(CARGO) run --release -p berthd -- serve
+	CARGO="$(CARGO)" scripts/run.sh
 
 ## The admin UI (ui/dist): the desktop window and `berthd console` serve it;
 ## the Tauri app embeds it at compile time, so it is built before clippy.
