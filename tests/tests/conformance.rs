@@ -1881,10 +1881,11 @@ fn error_codes_carry_their_status(api: &Api) {
         let status = resp.status().as_u16();
         let looks_json = content_type(&resp).contains("json");
         let body = resp.bytes().unwrap();
-        if status >= 400 && (looks_json || body.first() == Some(&b'{')) {
-            if let Err(e) = api::check_error_answer(status, &body) {
-                wrong.push(format!("{what}: {e}"));
-            }
+        if status >= 400
+            && (looks_json || body.first() == Some(&b'{'))
+            && let Err(e) = api::check_error_answer(status, &body)
+        {
+            wrong.push(format!("{what}: {e}"));
         }
     }
     assert!(wrong.is_empty(), "error answers:\n{}", wrong.join("\n"));

@@ -266,3 +266,46 @@ async fn without_a_session_bus_secrets_are_refused_plainly() {
     assert_eq!(fx.ok("status", json!({})).await["state"], "running");
     fx.admin.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_s3_store_that_does_not_answer_keeps_its_secret_out_of_everything() {
+    if !common::in_keyring_session(
+        "an_s3_store_that_does_not_answer_keeps_its_secret_out_of_everything",
+    ) {
+        return;
+    }
+    let fx = Fixture::start().await;
+    let bytes = fx.config_bytes();
+    let closed = common::free_port();
+    let form = json!({ "driver": "s3", "values": {
+        "region": "us-east-1",
+        "bucket": "images",
+        "accesskey": "AKIAEXAMPLE",
+        "secretkey": "s3-secret-never-kept",
+        "regionendpoint": format!("http://127.0.0.1:{closed}"),
+        "forcepathstyle": true,
+        "secure": false,
+    }});
+    let out = fx.ok("storageSave", form).await;
+    assert_eq!(out["saved"], false, "{out:#}");
+    assert_eq!(out["probe"]["passed"], false);
+    assert_eq!(fx.config_bytes(), bytes);
+    assert!(files_containing(fx.dir.path(), "s3-secret-never-kept").is_empty());
+    let list = fx.ok("credentialsList", json!({})).await;
+    assert!(
+        !list.to_string().contains("storage.s3.secretkey"),
+        "{list:#}"
+    );
+    assert_eq!(fx.ok("status", json!({})).await["driver"], "filesystem");
+
+    let policy = fx.ok("iamPolicy", json!({ "bucket": "images" })).await;
+    assert!(
+        policy["policy"]
+            .as_str()
+            .unwrap()
+            .contains("arn:aws:s3:::images")
+    );
+    let err = fx.err("iamPolicy", json!({ "bucket": "https://x" })).await;
+    assert_eq!(err.code.as_str(), "invalid-input");
+    fx.admin.shutdown().await;
+}

@@ -309,10 +309,10 @@ impl Decoder {
     }
 
     fn count(&mut self, f: &Field) -> Option<u64> {
-        if let Kind::Scalar { text, quoted } = &f.node.kind {
-            if let Resolved::UInt(u) = resolve(text, *quoted) {
-                return Some(u);
-            }
+        if let Kind::Scalar { text, quoted } = &f.node.kind
+            && let Resolved::UInt(u) = resolve(text, *quoted)
+        {
+            return Some(u);
         }
         let value = self.integer(f)?;
         if value < 0 {
@@ -856,13 +856,14 @@ fn decode_cache(d: &mut Decoder, s: &mut Section) -> (Cache, Option<Origin>) {
         };
         d.warn_key(f, message.to_string());
     }
-    if let Some(f) = modern.or(legacy) {
-        if let Some(text) = d.text(&f).filter(|t| !t.is_empty()) {
-            cache.blob_descriptor = Some(match text.as_str() {
-                "inmemory" => BlobDescriptorCache::InMemory,
-                "redis" => BlobDescriptorCache::Redis,
-                other => {
-                    d.warn(
+    if let Some(f) = modern.or(legacy)
+        && let Some(text) = d.text(&f).filter(|t| !t.is_empty())
+    {
+        cache.blob_descriptor = Some(match text.as_str() {
+            "inmemory" => BlobDescriptorCache::InMemory,
+            "redis" => BlobDescriptorCache::Redis,
+            other => {
+                d.warn(
                         f.node.pos,
                         f.node.env.as_ref(),
                         &f.path,
@@ -870,11 +871,10 @@ fn decode_cache(d: &mut Decoder, s: &mut Section) -> (Cache, Option<Origin>) {
                             "unknown blob descriptor cache `{other}`; use inmemory or redis (Distribution disables caching for other values)"
                         ),
                     );
-                    BlobDescriptorCache::Other(other.to_string())
-                }
-            });
-            origin = Some((f.node.pos, f.node.env.clone(), f.path.clone()));
-        }
+                BlobDescriptorCache::Other(other.to_string())
+            }
+        });
+        origin = Some((f.node.pos, f.node.env.clone(), f.path.clone()));
     }
     if let Some(f) = s.take("blobdescriptorsize") {
         // Distribution reads it with strconv.Atoi(fmt.Sprint(v)), so quoted numbers work too.
@@ -1353,10 +1353,10 @@ fn status_code(d: &mut Decoder, f: &Field) -> Option<u16> {
 
 fn decode_catalog(d: &mut Decoder, s: &mut Section) -> Catalog {
     let mut catalog = Catalog::default();
-    if let Some(n) = s.take("maxentries").and_then(|f| d.integer(&f)) {
-        if n > 0 {
-            catalog.max_entries = n as u64;
-        }
+    if let Some(n) = s.take("maxentries").and_then(|f| d.integer(&f))
+        && n > 0
+    {
+        catalog.max_entries = n as u64;
     }
     catalog
 }

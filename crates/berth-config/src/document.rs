@@ -443,10 +443,10 @@ pub(crate) fn resolve_plain(text: &str) -> Resolved {
             if let Some(v) = go_parse_int(&plain) {
                 return v;
             }
-            if is_yaml_float(&plain) {
-                if let Ok(v) = plain.parse::<f64>() {
-                    return Resolved::Float(v);
-                }
+            if is_yaml_float(&plain)
+                && let Ok(v) = plain.parse::<f64>()
+            {
+                return Resolved::Float(v);
             }
             Resolved::Str
         }

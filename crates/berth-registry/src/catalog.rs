@@ -22,11 +22,11 @@ pub fn paginate(sorted: Vec<String>, last: Option<&str>, n: Option<usize>) -> Pa
     };
     let mut entries: Vec<String> = sorted.into_iter().skip(start).collect();
     let mut next = None;
-    if let Some(n) = n {
-        if entries.len() > n {
-            entries.truncate(n);
-            next = entries.last().cloned();
-        }
+    if let Some(n) = n
+        && entries.len() > n
+    {
+        entries.truncate(n);
+        next = entries.last().cloned();
     }
     Page { entries, next }
 }
@@ -200,10 +200,10 @@ impl RepositoryWalk {
             };
             // Every name below `child_name` sorts in [child_name, child_name + "0"):
             // '0' is the byte after '/'.
-            if let Some(last) = &self.last {
-                if last.as_str() >= format!("{child_name}0").as_str() {
-                    continue;
-                }
+            if let Some(last) = &self.last
+                && last.as_str() >= format!("{child_name}0").as_str()
+            {
+                continue;
             }
             if self.complete_before(&child_name) {
                 break;

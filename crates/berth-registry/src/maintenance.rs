@@ -54,10 +54,9 @@ impl Registry {
             .driver
             .get_content(&layout::upload_started_at(name, id))
             .await
+            && let Ok(t) = humantime::parse_rfc3339_weak(String::from_utf8_lossy(&text).trim())
         {
-            if let Ok(t) = humantime::parse_rfc3339_weak(String::from_utf8_lossy(&text).trim()) {
-                return Some(t);
-            }
+            return Some(t);
         }
         let dir = layout::upload_dir(name, id);
         for path in [layout::upload_data(name, id), dir] {

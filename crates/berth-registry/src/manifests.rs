@@ -155,12 +155,12 @@ pub fn parse(body: Bytes, digest: Digest, content_type: Option<&str>) -> Result<
     }
     let header = content_type.map(bare).filter(|h| is_manifest_type(h));
     let in_body = json.get("mediaType").and_then(Value::as_str).map(bare);
-    if let (Some(h), Some(b)) = (&header, &in_body) {
-        if h != b {
-            return Err(invalid(format!(
-                "Content-Type {h} does not match the manifest's mediaType {b}"
-            )));
-        }
+    if let (Some(h), Some(b)) = (&header, &in_body)
+        && h != b
+    {
+        return Err(invalid(format!(
+            "Content-Type {h} does not match the manifest's mediaType {b}"
+        )));
     }
     let schema = json.get("schemaVersion").and_then(Value::as_u64);
     let media_type = match in_body.or(header) {
@@ -355,10 +355,10 @@ impl Registry {
             .children
             .iter()
             .find(|c| c.platform.as_deref() == Some("linux/amd64") && accept.allows(&c.media_type));
-        if let Some(child) = fallback {
-            if let Some(m) = self.load_manifest(&child.digest).await? {
-                return Ok(m);
-            }
+        if let Some(child) = fallback
+            && let Some(m) = self.load_manifest(&child.digest).await?
+        {
+            return Ok(m);
         }
         Err(RegistryError::new(
             ErrorCode::ManifestUnknown,
@@ -383,13 +383,13 @@ impl Registry {
             Reference::Tag(_) => crate::reference::Algorithm::Sha256,
         };
         let digest = hash_bytes(algorithm, body.clone()).await;
-        if let Reference::Digest(claimed) = reference {
-            if claimed != &digest {
-                return Err(RegistryError::new(
-                    ErrorCode::DigestInvalid,
-                    format!("the manifest's digest is {digest}, not {claimed}; nothing was stored"),
-                ));
-            }
+        if let Reference::Digest(claimed) = reference
+            && claimed != &digest
+        {
+            return Err(RegistryError::new(
+                ErrorCode::DigestInvalid,
+                format!("the manifest's digest is {digest}, not {claimed}; nothing was stored"),
+            ));
         }
         let manifest = parse(body, digest.clone(), content_type)?;
         self.check_references(name, &manifest).await?;
@@ -485,11 +485,11 @@ impl Registry {
                 }
             }
         }
-        if let Some(m) = self.load_manifest(digest).await? {
-            if let Some(subject) = &m.subject {
-                let link = layout::referrer_link(name, subject, digest);
-                let _ = self.driver.delete(berth_storage::path::parent(&link)).await;
-            }
+        if let Some(m) = self.load_manifest(digest).await?
+            && let Some(subject) = &m.subject
+        {
+            let link = layout::referrer_link(name, subject, digest);
+            let _ = self.driver.delete(berth_storage::path::parent(&link)).await;
         }
         match self
             .driver

@@ -463,15 +463,16 @@ async fn get_blob(
     let size = registry.blob_size(name, digest).await?;
     let data = layout::blob_data(digest);
     let digest_value = header_value(&digest.to_string());
-    if parts.method == Method::GET && !registry.settings.redirect_disabled {
-        if let Some(url) = registry.driver.redirect_url(&data).await? {
-            return Ok(Response::builder()
-                .status(StatusCode::TEMPORARY_REDIRECT)
-                .header(header::LOCATION, header_value(&url))
-                .header(CONTENT_DIGEST, digest_value)
-                .body(Body::empty())
-                .expect("valid response"));
-        }
+    if parts.method == Method::GET
+        && !registry.settings.redirect_disabled
+        && let Some(url) = registry.driver.redirect_url(&data).await?
+    {
+        return Ok(Response::builder()
+            .status(StatusCode::TEMPORARY_REDIRECT)
+            .header(header::LOCATION, header_value(&url))
+            .header(CONTENT_DIGEST, digest_value)
+            .body(Body::empty())
+            .expect("valid response"));
     }
     let range = byte_range(&parts.headers, size)?;
     let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
@@ -641,15 +642,15 @@ async fn upload(
         }
         Method::PATCH => {
             let range = content_range(parts)?;
-            if let (Some((a, b)), Some(len)) = (range, content_length(parts)) {
-                if b - a + 1 != len {
-                    let size = registry.upload_size(name, id).await?;
-                    return Err(RegistryError::new(
-                        ErrorCode::RangeInvalid,
-                        format!("Content-Range {a}-{b} does not match Content-Length {len}"),
-                    )
-                    .with_header(header::RANGE, range_header(size)));
-                }
+            if let (Some((a, b)), Some(len)) = (range, content_length(parts))
+                && b - a + 1 != len
+            {
+                let size = registry.upload_size(name, id).await?;
+                return Err(RegistryError::new(
+                    ErrorCode::RangeInvalid,
+                    format!("Content-Range {a}-{b} does not match Content-Length {len}"),
+                )
+                .with_header(header::RANGE, range_header(size)));
             }
             let size = registry
                 .append_chunk(name, id, range.map(|(a, _)| a), body)

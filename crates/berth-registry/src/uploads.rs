@@ -286,10 +286,10 @@ impl Registry {
     }
 
     async fn discard_upload(&self, name: &str, id: &str) {
-        if let Err(e) = self.driver.delete(&layout::upload_dir(name, id)).await {
-            if !e.is_not_found() {
-                tracing::warn!(error = %e, upload = id, "could not remove a finished upload");
-            }
+        if let Err(e) = self.driver.delete(&layout::upload_dir(name, id)).await
+            && !e.is_not_found()
+        {
+            tracing::warn!(error = %e, upload = id, "could not remove a finished upload");
         }
         self.uploads.forget(id);
     }

@@ -158,10 +158,10 @@ impl FileWriter for S3Writer {
             let content = self.buffer.split().freeze();
             return self.store.put(&self.path, &self.key, content).await;
         }
-        if !self.buffer.is_empty() {
-            if let Err(e) = self.send_part().await {
-                return Err(self.abort_with(e).await);
-            }
+        if !self.buffer.is_empty()
+            && let Err(e) = self.send_part().await
+        {
+            return Err(self.abort_with(e).await);
         }
         let Some(upload) = self.upload.take() else {
             return Ok(());

@@ -59,10 +59,10 @@ impl Listings {
         let modified = fs::metadata(dir)?.modified()?;
         {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((when, names)) = entries.get(dir) {
-                if *when == modified {
-                    return Ok(names.clone());
-                }
+            if let Some((when, names)) = entries.get(dir)
+                && *when == modified
+            {
+                return Ok(names.clone());
             }
         }
         let mut names = Vec::new();
@@ -352,10 +352,10 @@ impl Drop for PooledBuffer {
 
 /// A buffer of `len` initialized bytes: a pooled one for full chunks.
 fn read_buffer(len: usize) -> Vec<u8> {
-    if len == READ_CHUNK {
-        if let Some(buf) = READ_BUFFERS.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            return buf;
-        }
+    if len == READ_CHUNK
+        && let Some(buf) = READ_BUFFERS.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    {
+        return buf;
     }
     vec![0; len]
 }

@@ -96,10 +96,8 @@ impl StorageDriver for InMemoryDriver {
     async fn writer(&self, p: &str, append: bool) -> Result<Box<dyn FileWriter>> {
         path::check(p)?;
         let mut buffer = BytesMut::new();
-        if append {
-            if let Some(existing) = self.lock().get(p) {
-                buffer.extend_from_slice(&existing.data);
-            }
+        if append && let Some(existing) = self.lock().get(p) {
+            buffer.extend_from_slice(&existing.data);
         }
         Ok(Box::new(MemWriter {
             objects: self.objects.clone(),
