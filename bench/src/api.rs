@@ -23,22 +23,38 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// A registry's API at one base URL.
 #[derive(Clone)]
 pub struct Api {
+    /// Every call but blob GETs: redirects are answers to check, not to follow.
     http: reqwest::Client,
+    /// Blob GETs: follows a registry's redirect to the storage (a presigned
+    /// S3 URL), as docker and containerd do.
+    follow: reqwest::Client,
     base: Url,
+}
+
+/// What a blob GET received.
+#[derive(Clone, Copy, Debug)]
+pub struct Pulled {
+    /// Body bytes.
+    pub bytes: u64,
+    /// Whether the registry redirected the GET elsewhere (to the storage).
+    pub redirected: bool,
 }
 
 impl Api {
     /// A client for the registry at `base` (`http://127.0.0.1:PORT`).
     pub fn new(base: &str) -> Result<Api> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(256)
-            .tcp_nodelay(true)
-            .http1_only()
-            .timeout(Duration::from_secs(600))
-            .build()?;
+        let client = |redirect| {
+            reqwest::Client::builder()
+                .redirect(redirect)
+                .pool_max_idle_per_host(256)
+                .tcp_nodelay(true)
+                .http1_only()
+                .timeout(Duration::from_secs(600))
+                .build()
+        };
         Ok(Api {
-            http,
+            http: client(reqwest::redirect::Policy::none())?,
+            follow: client(reqwest::redirect::Policy::limited(5))?,
             base: Url::parse(base)?,
         })
     }
@@ -166,14 +182,12 @@ impl Api {
         }
     }
 
-    /// `GET` a blob, streaming it; with `verify`, hashes it and checks the digest.
-    /// Returns the number of bytes received.
-    pub async fn pull_blob(&self, repo: &str, digest: &str, verify: bool) -> Result<u64> {
-        let resp = self
-            .http
-            .get(self.url(&format!("/v2/{repo}/blobs/{digest}"))?)
-            .send()
-            .await?;
+    /// `GET` a blob, following a redirect to the storage, streaming it; with
+    /// `verify`, hashes it and checks the digest.
+    pub async fn pull_blob(&self, repo: &str, digest: &str, verify: bool) -> Result<Pulled> {
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"))?;
+        let resp = self.follow.get(url.clone()).send().await?;
+        let redirected = resp.url() != &url;
         let resp = expect(resp, StatusCode::OK).await?;
         let mut hasher = Sha256::new();
         let mut received = 0u64;
@@ -191,7 +205,10 @@ impl Api {
                 bail!("GET blob {digest}: content hashes to {got}");
             }
         }
-        Ok(received)
+        Ok(Pulled {
+            bytes: received,
+            redirected,
+        })
     }
 
     /// `PUT /v2/<repo>/manifests/<reference>`.

@@ -5,16 +5,25 @@
 //! other (the order alternates between rounds). Each figure is reported for
 //! both with the ratio berthd/Distribution and the project's goal for it.
 //!
+//! With `--storage s3` both run on the S3 server `scripts/storage-servers.sh`
+//! started (each under its own prefix of one bucket) and only the phases that
+//! say something about S3 are measured: large-blob pushes (monolithic,
+//! chunked, chunked with PATCHes of several parts, concurrent chunked),
+//! the pull (following the registry's redirect), small blobs and manifests.
+//!
 //! ```text
 //! cargo build --release -p berthd -p berth-bench
 //! cargo run --release -p berth-bench -- --quick
 //! cargo run --release -p berth-bench -- --only distribution
+//! bench/run --storage s3 --quick        # starts Ceph when no S3 server is running
 //! ```
 
 mod api;
 mod blob;
 mod ceiling;
 mod report;
+mod sigv4;
+mod storage;
 mod usage;
 mod workload;
 
@@ -22,6 +31,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -33,6 +43,7 @@ use reqwest::Method;
 use crate::api::{Api, OCI_MANIFEST};
 use crate::blob::{BlobSpec, Pattern};
 use crate::report::{Environment, Outcome, Phase, Results, Run};
+use crate::storage::{S3Place, Storage, StorageSetup};
 use crate::usage::{Snapshot, Usage};
 use crate::workload::run_concurrently;
 
@@ -66,6 +77,22 @@ struct Cli {
     /// (both registries always get the same config).
     #[arg(long)]
     no_blob_cache: bool,
+
+    /// Where both registries store blobs. `s3` needs the S3 server of
+    /// `scripts/storage-servers.sh` (BERTH_TEST_S3_*); `bench/run --storage s3`
+    /// starts one when none is running.
+    #[arg(long, default_value = "filesystem", value_parser = ["filesystem", "s3"])]
+    storage: String,
+
+    /// Set `storage.redirect.disable: true` for both registries: they stream
+    /// blobs themselves instead of redirecting GETs to the storage.
+    #[arg(long)]
+    no_redirect: bool,
+
+    /// On S3: how many chunked uploads of different blobs run at once in the
+    /// concurrent push phase.
+    #[arg(long, default_value_t = 4)]
+    concurrent_uploads: usize,
 }
 
 /// Sizes and counts of one run.
@@ -77,6 +104,15 @@ pub struct Settings {
     pub ref_size: u64,
     /// PATCH size of the chunked push.
     pub chunk_size: u64,
+    /// PATCH size of the chunked push with several storage parts per PATCH.
+    pub large_chunk_size: u64,
+    /// Uploads at once in the concurrent push phase (of blobs 1/N the size).
+    pub concurrent_uploads: usize,
+    /// Whether the phases that need blob files on disk (loopback ceilings)
+    /// and the S3-only phases (big PATCHes, concurrent uploads) run.
+    pub s3_phases: bool,
+    /// Storage, redirects, part size.
+    pub setup: StorageSetup,
     /// How many small blobs.
     pub small_count: usize,
     /// Size of each small blob.
@@ -87,7 +123,7 @@ pub struct Settings {
     pub manifest_requests: usize,
     /// Concurrency of manifest requests.
     pub manifest_concurrency: usize,
-    /// Repositories behind `_catalog`.
+    /// Repositories behind `_catalog`; 0 leaves the catalog phases out.
     pub catalog_repos: usize,
     /// Page size of the full listing.
     pub catalog_page: usize,
@@ -102,26 +138,50 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn new(cli: &Cli) -> Settings {
+    fn new(cli: &Cli) -> Result<Settings> {
         let quick = cli.quick;
         let rounds = cli.rounds.unwrap_or(if quick { 1 } else { 3 }).max(1);
         let blob_size = if quick { 64 * MIB } else { 1024 * MIB };
-        Settings {
+        let storage = Storage::parse(&cli.storage)?;
+        let s3 = storage == Storage::S3;
+        // Every manifest GET is several object reads on S3, at a few hundred
+        // per second: fewer requests say as much.
+        let manifests = match (s3, quick) {
+            (false, true) => 2_000usize,
+            (false, false) => 20_000,
+            (true, true) => 500,
+            (true, false) => 2_000,
+        };
+        Ok(Settings {
             blob_size,
             ref_size: blob_size / 16,
             chunk_size: 16 * MIB,
+            large_chunk_size: 64 * MIB,
+            concurrent_uploads: cli.concurrent_uploads.max(1),
+            s3_phases: s3,
+            setup: StorageSetup {
+                storage,
+                redirect: !cli.no_redirect,
+                part_size: 10 * MIB,
+            },
             small_count: if quick { 200 } else { 1000 },
             small_size: 64 * 1024,
             small_concurrency: 16,
-            manifest_requests: (if quick { 2_000usize } else { 20_000 }).div_ceil(rounds),
+            manifest_requests: manifests.div_ceil(rounds),
             manifest_concurrency: 32,
-            catalog_repos: if quick { 200 } else { 1000 },
+            // Populating a thousand repositories over S3 takes minutes and
+            // the listing says nothing about blob throughput.
+            catalog_repos: match (s3, quick) {
+                (true, _) => 0,
+                (false, true) => 200,
+                (false, false) => 1000,
+            },
             catalog_page: 100,
             catalog_default_repeats: 5,
             catalog_full_repeats: 3,
             rounds,
             blob_cache: !cli.no_blob_cache,
-        }
+        })
     }
 }
 
@@ -132,6 +192,10 @@ pub struct Target {
     registry: Registry,
     api: Api,
     pid: u32,
+    /// Its prefix in the S3 bucket, to clean up after phases.
+    place: Option<S3Place>,
+    /// The storage servers' processes, for their CPU time.
+    storage_pids: Vec<u32>,
 }
 
 const BIG_REPO: &str = "bench/big";
@@ -141,7 +205,7 @@ const IMAGE_TAG: &str = "latest";
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let settings = Settings::new(&cli);
+    let settings = Settings::new(&cli)?;
     let kinds: Vec<Kind> = match cli.only.as_deref() {
         Some("distribution") => vec![Kind::Distribution],
         Some("berthd") => vec![Kind::Berthd],
@@ -158,26 +222,33 @@ fn main() -> Result<()> {
     if settings.blob_cache {
         options.storage_yaml = "cache:\n  blobdescriptor: inmemory\n".into();
     }
+    let storage_pids = storage::server_pids(settings.setup.storage);
     let mut targets = Vec::new();
     for kind in kinds {
         let name = match kind {
             Kind::Distribution => "Distribution",
             Kind::Berthd => "berthd",
         };
-        let registry = Registry::start(kind, options.clone())
-            .with_context(|| format!("{name} is not installed"))?;
+        let (options, place) = settings.setup.options(&options)?;
+        let registry =
+            Registry::start(kind, options).with_context(|| format!("{name} is not installed"))?;
         let pid = registry.pid().context("registry process id")?;
         let api = Api::new(&registry.url())?;
         eprintln!(
-            "started {name} (pid {pid}) at {} with root {}",
+            "started {name} (pid {pid}) at {} with {}",
             registry.url(),
-            registry.root().display()
+            match &place {
+                Some(place) => format!("S3 prefix {}", place.prefix()),
+                None => format!("root {}", registry.root().display()),
+            }
         );
         targets.push(Target {
             name,
             registry,
             api,
             pid,
+            place,
+            storage_pids: storage_pids.clone(),
         });
     }
 
@@ -230,11 +301,18 @@ fn locate_berthd() -> Result<()> {
     Ok(())
 }
 
+/// Seed of a round's first small blob; the large ones take the seeds below.
+const SMALL_SEED: u64 = 1_000;
+
 /// Blobs of one round, with their digests.
 struct RoundBlobs {
     reference: (BlobSpec, String),
     monolithic: (BlobSpec, String),
     chunked: (BlobSpec, String),
+    /// For the chunked push with big PATCHes (S3 only).
+    chunked_large: Option<(BlobSpec, String)>,
+    /// For the concurrent chunked pushes, 1/N the size each (S3 only).
+    concurrent: Vec<(BlobSpec, String)>,
     small: Arc<Vec<(Bytes, String)>>,
 }
 
@@ -250,13 +328,24 @@ async fn round_blobs(pattern: &Pattern, settings: &Settings, round: usize) -> Re
     let reference = spec(seed(1), settings.ref_size);
     let monolithic = spec(seed(2), settings.blob_size);
     let chunked = spec(seed(3), settings.blob_size);
+    let chunked_large = settings
+        .s3_phases
+        .then(|| spec(seed(4), settings.blob_size));
+    let concurrent: Vec<_> = if settings.s3_phases {
+        let n = settings.concurrent_uploads;
+        (0..n)
+            .map(|k| spec(seed(5 + k as u64), settings.blob_size / n as u64))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let small = (0..settings.small_count)
         .map(|i| {
             let blob = pattern
-                .blob(seed(10 + i as u64), settings.small_size)
+                .blob(seed(SMALL_SEED + i as u64), settings.small_size)
                 .to_bytes();
             let digest = pattern
-                .blob(seed(10 + i as u64), settings.small_size)
+                .blob(seed(SMALL_SEED + i as u64), settings.small_size)
                 .digest();
             (blob, digest)
         })
@@ -265,6 +354,17 @@ async fn round_blobs(pattern: &Pattern, settings: &Settings, round: usize) -> Re
         reference: reference.await?,
         monolithic: monolithic.await?,
         chunked: chunked.await?,
+        chunked_large: match chunked_large {
+            Some(task) => Some(task.await?),
+            None => None,
+        },
+        concurrent: {
+            let mut done = Vec::new();
+            for task in concurrent {
+                done.push(task.await?);
+            }
+            done
+        },
         small: Arc::new(small),
     })
 }
@@ -290,7 +390,7 @@ where
 {
     settle().await?;
     let t = &targets[target];
-    let snapshot = Snapshot::take(t.pid)?;
+    let snapshot = Snapshot::take(t.pid, &t.storage_pids)?;
     let outcome = work
         .await
         .with_context(|| format!("{} on {}", phase.label(), t.name))?;
@@ -323,6 +423,9 @@ async fn bench(targets: &[Target], settings: &Settings) -> Result<Results> {
         t.api
             .put_manifest(IMAGE_REPO, IMAGE_TAG, OCI_MANIFEST, image.manifest.clone())
             .await?;
+        if settings.catalog_repos == 0 {
+            continue;
+        }
         let api = t.api.clone();
         let image = image.clone();
         let repos = settings.catalog_repos;
@@ -364,71 +467,7 @@ async fn bench(targets: &[Target], settings: &Settings) -> Result<Results> {
             order.reverse();
         }
 
-        for (phase, pushed) in [
-            (Phase::PushReference, &blobs.reference),
-            (Phase::PushMonolithic, &blobs.monolithic),
-        ] {
-            for &i in &order {
-                let api = targets[i].api.clone();
-                let (blob, digest) = pushed.clone();
-                measure(&mut results, round, phase, i, targets, async move {
-                    api.push_monolithic(BIG_REPO, &blob, &digest).await?;
-                    Ok(Outcome::bytes(blob.len()))
-                })
-                .await?;
-            }
-        }
-        for &i in &order {
-            let api = targets[i].api.clone();
-            let (blob, digest) = blobs.chunked.clone();
-            let chunk = settings.chunk_size;
-            measure(
-                &mut results,
-                round,
-                Phase::PushChunked,
-                i,
-                targets,
-                async move {
-                    api.push_chunked(BIG_REPO, &blob, &digest, chunk).await?;
-                    Ok(Outcome::bytes(blob.len()))
-                },
-            )
-            .await?;
-        }
-        for (phase, ceiling_phase, verify) in [
-            (Phase::Pull, Phase::PullCeiling, true),
-            (Phase::PullNoHash, Phase::PullNoHashCeiling, false),
-        ] {
-            for &i in &order {
-                let api = targets[i].api.clone();
-                let digest = blobs.monolithic.1.clone();
-                measure(&mut results, round, phase, i, targets, async move {
-                    Ok(Outcome::bytes(
-                        api.pull_blob(BIG_REPO, &digest, verify).await?,
-                    ))
-                })
-                .await?;
-            }
-            // The ceiling belongs to the machine, not to a registry: it is
-            // measured once a round, sending the blob file the first
-            // registry stored, with that (idle) registry's pid in the usage.
-            let digest = blobs.monolithic.1.clone();
-            let file = blob_file(targets[order[0]].registry.root(), &digest);
-            let api = Api::new(&format!("http://{}", ceiling::serve_file(file)?))?;
-            measure(
-                &mut results,
-                round,
-                ceiling_phase,
-                order[0],
-                targets,
-                async move {
-                    Ok(Outcome::bytes(
-                        api.pull_blob(BIG_REPO, &digest, verify).await?,
-                    ))
-                },
-            )
-            .await?;
-        }
+        big_blob_phases(&mut results, round, &order, targets, settings, &blobs).await?;
 
         for (phase, push) in [(Phase::SmallPush, true), (Phase::SmallPull, false)] {
             for &i in &order {
@@ -437,20 +476,30 @@ async fn bench(targets: &[Target], settings: &Settings) -> Result<Results> {
                 let concurrency = settings.small_concurrency;
                 measure(&mut results, round, phase, i, targets, async move {
                     let n = small.len();
+                    let redirects = Arc::new(AtomicU64::new(0));
+                    let counted = redirects.clone();
                     let latencies = run_concurrently(concurrency, n, move |k| {
                         let api = api.clone();
                         let small = small.clone();
+                        let redirects = counted.clone();
                         async move {
                             let (body, digest) = &small[k];
                             if push {
                                 api.push_bytes(SMALL_REPO, body.clone(), digest).await
                             } else {
-                                api.pull_blob(SMALL_REPO, digest, true).await.map(drop)
+                                let pulled = api.pull_blob(SMALL_REPO, digest, true).await?;
+                                if pulled.redirected {
+                                    redirects.fetch_add(1, Ordering::Relaxed);
+                                }
+                                Ok(())
                             }
                         }
                     })
                     .await?;
-                    Ok(Outcome::ops(latencies))
+                    Ok(Outcome {
+                        redirects: redirects.load(Ordering::Relaxed),
+                        ..Outcome::ops(latencies)
+                    })
                 })
                 .await?;
             }
@@ -477,7 +526,7 @@ async fn bench(targets: &[Target], settings: &Settings) -> Result<Results> {
             }
         }
 
-        {
+        if !settings.s3_phases {
             let addr = ceiling::serve_memory(pattern.blob(77, image.manifest.len() as u64))?;
             let api = Api::new(&format!("http://{addr}"))?;
             let url = api.manifest_url(IMAGE_REPO, IMAGE_TAG)?;
@@ -499,6 +548,9 @@ async fn bench(targets: &[Target], settings: &Settings) -> Result<Results> {
             .await?;
         }
 
+        if settings.catalog_repos == 0 {
+            continue;
+        }
         for &i in &order {
             let api = targets[i].api.clone();
             let repeats = settings.catalog_default_repeats;
@@ -554,6 +606,142 @@ async fn bench(targets: &[Target], settings: &Settings) -> Result<Results> {
     }
     results.elapsed = started.elapsed();
     Ok(results)
+}
+
+/// The large-blob phases of one round: pushes (monolithic, chunked; on S3
+/// also chunked with big PATCHes and concurrent chunked), then pulls of the
+/// monolithic blob (on the filesystem with and without hashing, each with its
+/// loopback ceiling). On S3 every blob is deleted once no later phase needs
+/// it, so the run fits the memory of a test S3 server.
+async fn big_blob_phases(
+    results: &mut Results,
+    round: usize,
+    order: &[usize],
+    targets: &[Target],
+    settings: &Settings,
+    blobs: &RoundBlobs,
+) -> Result<()> {
+    for (phase, pushed) in [
+        (Phase::PushReference, &blobs.reference),
+        (Phase::PushMonolithic, &blobs.monolithic),
+    ] {
+        for &i in order {
+            let api = targets[i].api.clone();
+            let (blob, digest) = pushed.clone();
+            measure(results, round, phase, i, targets, async move {
+                api.push_monolithic(BIG_REPO, &blob, &digest).await?;
+                Ok(Outcome::bytes(blob.len()))
+            })
+            .await?;
+        }
+    }
+    clean_up(targets, std::slice::from_ref(&blobs.reference.1)).await?;
+
+    let mut chunked = vec![(
+        Phase::PushChunked,
+        settings.chunk_size,
+        vec![blobs.chunked.clone()],
+    )];
+    if let Some(blob) = &blobs.chunked_large {
+        chunked.push((
+            Phase::PushChunkedLarge,
+            settings.large_chunk_size,
+            vec![blob.clone()],
+        ));
+    }
+    if !blobs.concurrent.is_empty() {
+        chunked.push((
+            Phase::PushConcurrent,
+            settings.large_chunk_size,
+            blobs.concurrent.clone(),
+        ));
+    }
+    for (phase, chunk, pushed) in chunked {
+        for &i in order {
+            let api = targets[i].api.clone();
+            let pushed = Arc::new(pushed.clone());
+            measure(results, round, phase, i, targets, async move {
+                let bytes = pushed.iter().map(|(blob, _)| blob.len()).sum();
+                let uploads = pushed.clone();
+                run_concurrently(pushed.len(), pushed.len(), move |k| {
+                    let api = api.clone();
+                    let uploads = uploads.clone();
+                    async move {
+                        let (blob, digest) = &uploads[k];
+                        api.push_chunked(BIG_REPO, blob, digest, chunk).await
+                    }
+                })
+                .await?;
+                Ok(Outcome::bytes(bytes))
+            })
+            .await?;
+        }
+        let digests: Vec<String> = pushed.iter().map(|(_, d)| d.clone()).collect();
+        clean_up(targets, &digests).await?;
+    }
+
+    let pulls: &[(Phase, Phase, bool)] = if settings.s3_phases {
+        &[(Phase::Pull, Phase::PullCeiling, true)]
+    } else {
+        &[
+            (Phase::Pull, Phase::PullCeiling, true),
+            (Phase::PullNoHash, Phase::PullNoHashCeiling, false),
+        ]
+    };
+    for &(phase, ceiling_phase, verify) in pulls {
+        for &i in order {
+            let api = targets[i].api.clone();
+            let digest = blobs.monolithic.1.clone();
+            measure(results, round, phase, i, targets, async move {
+                Ok(Outcome::pulled(
+                    api.pull_blob(BIG_REPO, &digest, verify).await?,
+                ))
+            })
+            .await?;
+        }
+        if settings.s3_phases {
+            continue;
+        }
+        // The ceiling belongs to the machine, not to a registry: it is
+        // measured once a round, sending the blob file the first
+        // registry stored, with that (idle) registry's pid in the usage.
+        let digest = blobs.monolithic.1.clone();
+        let file = blob_file(targets[order[0]].registry.root(), &digest);
+        let api = Api::new(&format!("http://{}", ceiling::serve_file(file)?))?;
+        measure(
+            results,
+            round,
+            ceiling_phase,
+            order[0],
+            targets,
+            async move {
+                Ok(Outcome::pulled(
+                    api.pull_blob(BIG_REPO, &digest, verify).await?,
+                ))
+            },
+        )
+        .await?;
+    }
+    clean_up(targets, std::slice::from_ref(&blobs.monolithic.1)).await
+}
+
+/// On S3, deletes the stored data of `digests` from every registry's prefix
+/// and has the server free the space; nothing on the filesystem.
+async fn clean_up(targets: &[Target], digests: &[String]) -> Result<()> {
+    let mut any = false;
+    for t in targets {
+        if let Some(place) = &t.place {
+            place
+                .delete_blobs(digests)
+                .await
+                .with_context(|| format!("delete {}'s blobs from S3 after a phase", t.name))?;
+            any = true;
+        }
+    }
+    if any {
+        storage::collect_garbage().await?;
+    }
+    Ok(())
 }
 
 /// Where a registry with Distribution's storage layout keeps a blob's bytes.

@@ -7,6 +7,8 @@ use std::time::Duration;
 use berth_e2e::registry::{Kind, berthd_bin};
 
 use crate::Settings;
+use crate::api::Pulled;
+use crate::storage::Storage;
 use crate::usage::Usage;
 
 const GIB: f64 = (1u64 << 30) as f64;
@@ -23,6 +25,10 @@ pub enum Phase {
     PushMonolithic,
     /// Chunked push of the large blob.
     PushChunked,
+    /// Chunked push with PATCHes several storage parts long.
+    PushChunkedLarge,
+    /// Several chunked pushes of different blobs at once.
+    PushConcurrent,
     /// GET of the large blob, hashed by the client.
     Pull,
     /// The same GET against the bench's own sendfile server.
@@ -63,6 +69,8 @@ impl Phase {
             Phase::PushReference => "push reference blob",
             Phase::PushMonolithic => "push monolithic",
             Phase::PushChunked => "push chunked",
+            Phase::PushChunkedLarge => "push chunked, big PATCHes",
+            Phase::PushConcurrent => "push concurrent chunked",
             Phase::Pull => "pull",
             Phase::PullCeiling => "pull loopback ceiling",
             Phase::PullNoHash => "pull, no hash",
@@ -93,6 +101,8 @@ pub struct Outcome {
     pub entries: usize,
     /// Pages the last catalog listing took.
     pub pages: usize,
+    /// Blob GETs the registry answered with a redirect (to the storage).
+    pub redirects: u64,
 }
 
 impl Outcome {
@@ -102,6 +112,14 @@ impl Outcome {
             bytes,
             ops: 1,
             ..Outcome::default()
+        }
+    }
+
+    /// A blob GET.
+    pub fn pulled(pulled: Pulled) -> Outcome {
+        Outcome {
+            redirects: u64::from(pulled.redirected),
+            ..Outcome::bytes(pulled.bytes)
         }
     }
 
@@ -137,6 +155,8 @@ impl Run {
             Phase::PushReference
             | Phase::PushMonolithic
             | Phase::PushChunked
+            | Phase::PushChunkedLarge
+            | Phase::PushConcurrent
             | Phase::Pull
             | Phase::PullCeiling
             | Phase::PullNoHash
@@ -159,13 +179,14 @@ impl Run {
             name
         };
         format!(
-            "{:<24} {:<13} {:<34} wall {:>6.2} s  server cpu {:>6.2} s  client cpu {:>6.2} s  other cpu {:>5.2} s  peak rss {:>6.1} MiB",
+            "{:<26} {:<13} {:<34} wall {:>6.2} s  server cpu {:>6.2} s  client cpu {:>6.2} s  storage cpu {:>5.2} s  other cpu {:>5.2} s  peak rss {:>6.1} MiB",
             self.phase.label(),
             name,
             self.headline(),
             self.usage.wall.as_secs_f64(),
             self.usage.server_cpu,
             self.usage.client_cpu,
+            self.usage.storage_cpu,
             self.usage.other_cpu,
             self.usage.peak_rss as f64 / MIB
         )
@@ -245,6 +266,27 @@ impl Results {
                 (c + r.usage.server_cpu, b + r.outcome.bytes)
             });
         (bytes > 0).then(|| cpu / (bytes as f64 / GIB))
+    }
+
+    /// Storage servers' CPU seconds per GiB moved over several phases (any registry's),
+    /// or `None` when they used none (the filesystem).
+    fn storage_cpu_per_gib_of(&self, phases: &[Phase], target: usize) -> Option<f64> {
+        let (cpu, bytes) = self
+            .runs
+            .iter()
+            .filter(|r| r.target == target && phases.contains(&r.phase))
+            .fold((0.0, 0u64), |(c, b), r| {
+                (c + r.usage.storage_cpu, b + r.outcome.bytes)
+            });
+        (bytes > 0 && cpu > 0.0).then(|| cpu / (bytes as f64 / GIB))
+    }
+
+    /// (GETs answered with a redirect, GETs) of a pull phase over all rounds.
+    fn redirects(&self, phase: Phase, target: usize) -> Option<(u64, u64)> {
+        let (redirects, gets) = self.of(phase, target).fold((0, 0), |(r, g), run| {
+            (r + run.outcome.redirects, g + run.outcome.ops)
+        });
+        (gets > 0).then_some((redirects, gets))
     }
 
     /// Server CPU seconds per 1,000 operations, over all rounds.
@@ -328,6 +370,7 @@ pub struct Environment {
     source: String,
     load_before: String,
     mode: String,
+    storage: String,
 }
 
 impl Environment {
@@ -372,14 +415,19 @@ impl Environment {
             load_before: std::fs::read_to_string("/proc/loadavg")
                 .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
                 .unwrap_or_default(),
+            storage: settings.setup.describe(),
             mode: format!(
-                "{}: {} MiB blob, {} × {} KiB small blobs per round, {} manifest GETs and HEADs in all, {} repositories, {} round(s){}",
+                "{}: {} MiB blob, {} × {} KiB small blobs per round, {} manifest GETs and HEADs in all, {}, {} round(s){}",
                 if quick { "quick" } else { "full" },
                 settings.blob_size >> 20,
                 settings.small_count,
                 settings.small_size >> 10,
                 settings.manifest_requests * settings.rounds,
-                settings.catalog_repos,
+                if settings.catalog_repos > 0 {
+                    format!("{} repositories", settings.catalog_repos)
+                } else {
+                    "no _catalog phases".into()
+                },
                 settings.rounds,
                 if settings.blob_cache {
                     "; both configs with storage.cache.blobdescriptor: inmemory"
@@ -485,6 +533,10 @@ impl<'a> Report<'a> {
             goal,
         };
 
+        let s3 = s.setup.storage == Storage::S3;
+        // The throughput goals are the filesystem's; on S3 the figures are
+        // informational (the storage server sets the pace).
+        let push_goal = if s3 { Goal::None } else { Goal::AtLeast(3.0) };
         let ceiling = r.ceiling(Phase::PullCeiling, |run| run.outcome.bytes as f64 / 1e6);
         let raw_ceiling = r.ceiling(Phase::PullNoHashCeiling, |run| {
             run.outcome.bytes as f64 / 1e6
@@ -496,25 +548,78 @@ impl<'a> Report<'a> {
                 format!("≥ 90% of loopback ceiling ({c:.0} MB/s)"),
                 Some(b >= 0.9 * c),
             ),
+            _ if s3 => Goal::None,
             _ => Goal::Custom("≥ 90% of loopback ceiling".into(), None),
         };
+        let mut notes = Vec::new();
+        if ceiling.is_some() || raw_ceiling.is_some() {
+            notes.push(format!(
+                "Loopback ceiling: {} MB/s hashed, {} MB/s discarded: the same client against a minimal server in the bench that sends the same blob file with sendfile(2).",
+                ceiling.map_or("–".into(), |c| format!("{c:.0}")),
+                raw_ceiling.map_or("–".into(), |c| format!("{c:.0}")),
+            ));
+        }
+        if let Some(note) = self.redirect_note(&[Phase::Pull, Phase::PullNoHash], "large-blob GETs")
+        {
+            notes.push(note);
+        }
+        if s3 {
+            notes.push(format!(
+                "Big PATCHes are {} MiB over {} MiB parts: a driver that uploads parts concurrently keeps several in flight per PATCH. \
+                 The concurrent figure is {} chunked uploads of different {} blobs at once (big PATCHes), total bytes over wall time.",
+                s.large_chunk_size >> 20,
+                s.setup.part_size >> 20,
+                s.concurrent_uploads,
+                human_size(s.blob_size / s.concurrent_uploads.max(1) as u64),
+            ));
+        }
         self.tables.push(Table {
             topic: "large blob",
-            title: format!("Large blob ({size}): push and pull, MB/s (10^6 bytes/s; median of rounds)"),
+            title: format!(
+                "Large blob ({size}): push and pull, MB/s (10^6 bytes/s; median of rounds)"
+            ),
             rows: vec![
                 row(
                     "push monolithic (POST + one streamed PUT)".into(),
                     self.pair(|t| r.mb_per_s(Phase::PushMonolithic, t)),
                     0,
-                    Goal::AtLeast(3.0),
+                    push_goal.clone(),
                 ),
                 row(
                     format!("push chunked ({} MiB PATCHes)", s.chunk_size >> 20),
                     self.pair(|t| r.mb_per_s(Phase::PushChunked, t)),
                     0,
-                    Goal::AtLeast(3.0),
+                    push_goal,
                 ),
-                row("pull (GET, client hashes)".into(), pull, 0, pull_goal),
+                row(
+                    format!(
+                        "push chunked ({} MiB PATCHes over {} MiB parts)",
+                        s.large_chunk_size >> 20,
+                        s.setup.part_size >> 20
+                    ),
+                    self.pair(|t| r.mb_per_s(Phase::PushChunkedLarge, t)),
+                    0,
+                    Goal::None,
+                ),
+                row(
+                    format!(
+                        "push {} chunked uploads at once (aggregate)",
+                        s.concurrent_uploads
+                    ),
+                    self.pair(|t| r.mb_per_s(Phase::PushConcurrent, t)),
+                    0,
+                    Goal::None,
+                ),
+                row(
+                    if s3 {
+                        "pull (GET, following any redirect; client hashes)".into()
+                    } else {
+                        "pull (GET, client hashes)".into()
+                    },
+                    pull,
+                    0,
+                    pull_goal,
+                ),
                 row(
                     "pull (GET, client discards)".into(),
                     self.pair(|t| r.mb_per_s(Phase::PullNoHash, t)),
@@ -522,38 +627,62 @@ impl<'a> Report<'a> {
                     Goal::None,
                 ),
             ],
-            notes: vec![format!(
-                "Loopback ceiling: {} MB/s hashed, {} MB/s discarded: the same client against a minimal server in the bench that sends the same blob file with sendfile(2).",
-                ceiling.map_or("–".into(), |c| format!("{c:.0}")),
-                raw_ceiling.map_or("–".into(), |c| format!("{c:.0}")),
-            )],
+            notes,
         });
 
+        let pushes = [
+            Phase::PushMonolithic,
+            Phase::PushChunked,
+            Phase::PushChunkedLarge,
+            Phase::PushConcurrent,
+        ];
+        let pulls = [Phase::Pull, Phase::PullNoHash];
+        let mut cpu_rows = Vec::new();
+        for (figure, phase) in [
+            ("push monolithic", Phase::PushMonolithic),
+            ("push chunked", Phase::PushChunked),
+            ("push chunked, big PATCHes", Phase::PushChunkedLarge),
+            ("push concurrent chunked", Phase::PushConcurrent),
+        ] {
+            cpu_rows.push(row(
+                figure.into(),
+                self.pair(|t| r.cpu_per_gib(phase, t)),
+                2,
+                Goal::None,
+            ));
+        }
+        cpu_rows.push(row(
+            if s3 {
+                "pull".into()
+            } else {
+                "pull (both pulls)".into()
+            },
+            self.pair(|t| r.cpu_per_gib_of(&pulls, t)),
+            2,
+            if s3 { Goal::None } else { Goal::AtMost(0.5) },
+        ));
+        cpu_rows.push(row(
+            "S3 server (Ceph OSD + mon + RGW) per GiB pushed, all pushes".into(),
+            self.pair(|t| r.storage_cpu_per_gib_of(&pushes, t)),
+            2,
+            Goal::None,
+        ));
+        cpu_rows.push(row(
+            "S3 server (Ceph OSD + mon + RGW) per GiB pulled".into(),
+            self.pair(|t| r.storage_cpu_per_gib_of(&pulls, t)),
+            2,
+            Goal::None,
+        ));
         self.tables.push(Table {
             topic: "CPU",
             title: "Server CPU, seconds per GiB (utime+stime over the phase; lower is better)"
                 .into(),
-            rows: vec![
-                row(
-                    "push monolithic".into(),
-                    self.pair(|t| r.cpu_per_gib(Phase::PushMonolithic, t)),
-                    2,
-                    Goal::None,
-                ),
-                row(
-                    "push chunked".into(),
-                    self.pair(|t| r.cpu_per_gib(Phase::PushChunked, t)),
-                    2,
-                    Goal::None,
-                ),
-                row(
-                    "pull (both pulls)".into(),
-                    self.pair(|t| r.cpu_per_gib_of(&[Phase::Pull, Phase::PullNoHash], t)),
-                    2,
-                    Goal::AtMost(0.5),
-                ),
-            ],
-            notes: vec![],
+            rows: cpu_rows,
+            notes: if s3 && s.setup.redirect {
+                vec!["With redirects on, a registry's pull CPU is only the 307; the S3 server sends the bytes.".into()]
+            } else {
+                vec![]
+            },
         });
 
         self.tables.push(Table {
@@ -569,7 +698,7 @@ impl<'a> Report<'a> {
                     "push ops/s (POST + PUT ?digest=)".into(),
                     self.pair(|t| r.ops_per_s(Phase::SmallPush, t)),
                     0,
-                    Goal::AtLeast(3.0),
+                    if s3 { Goal::None } else { Goal::AtLeast(3.0) },
                 ),
                 row(
                     "pull ops/s (GET, client hashes)".into(),
@@ -596,7 +725,10 @@ impl<'a> Report<'a> {
                     Goal::None,
                 ),
             ],
-            notes: vec![],
+            notes: self
+                .redirect_note(&[Phase::SmallPull], "small-blob GETs")
+                .into_iter()
+                .collect(),
         });
 
         let mut manifest_rows = Vec::new();
@@ -605,7 +737,7 @@ impl<'a> Report<'a> {
                 format!("{verb} req/s"),
                 self.pair(|t| r.ops_per_s(phase, t)),
                 0,
-                Goal::AtLeast(5.0),
+                if s3 { Goal::None } else { Goal::AtLeast(5.0) },
             ));
             manifest_rows.push(row(
                 format!("{verb} p50 ms"),
@@ -617,7 +749,7 @@ impl<'a> Report<'a> {
                 format!("{verb} p99 ms"),
                 self.pair(|t| r.latency_ms(phase, t, 0.99)),
                 2,
-                Goal::Below(1.0),
+                if s3 { Goal::None } else { Goal::Below(1.0) },
             ));
             manifest_rows.push(row(
                 format!("{verb} server CPU s per 1,000"),
@@ -635,12 +767,12 @@ impl<'a> Report<'a> {
                 s.manifest_concurrency
             ),
             rows: manifest_rows,
-            notes: vec![match get_ceiling {
-                Some(c) => format!(
+            notes: get_ceiling
+                .map(|c| format!(
                     "Load generator ceiling: {c:.0} GET/s at the same concurrency against the bench's own in-memory HTTP server answering a manifest-sized body; a registry near it is limited by the client sharing the CPUs."
-                ),
-                None => "Load generator ceiling not measured.".into(),
-            }],
+                ))
+                .into_iter()
+                .collect(),
         });
 
         let default_entries = self.pair(|t| {
@@ -699,9 +831,12 @@ impl<'a> Report<'a> {
             ],
         });
 
+        // One upload or download at a time: the concurrent pushes hold
+        // several uploads' buffers by design, whatever the blob size.
         let big = [
             Phase::PushMonolithic,
             Phase::PushChunked,
+            Phase::PushChunkedLarge,
             Phase::Pull,
             Phase::PullNoHash,
         ];
@@ -715,6 +850,8 @@ impl<'a> Report<'a> {
             Phase::PushReference,
             Phase::PushMonolithic,
             Phase::PushChunked,
+            Phase::PushChunkedLarge,
+            Phase::PushConcurrent,
             Phase::Pull,
             Phase::PullNoHash,
             Phase::SmallPush,
@@ -727,6 +864,10 @@ impl<'a> Report<'a> {
                 Phase::PushReference => format!("push monolithic {}", human_size(s.ref_size)),
                 Phase::PushMonolithic => format!("push monolithic {size}"),
                 Phase::PushChunked => format!("push chunked {size}"),
+                Phase::PushChunkedLarge => format!("push chunked {size}, big PATCHes"),
+                Phase::PushConcurrent => {
+                    format!("push {} concurrent chunked", s.concurrent_uploads)
+                }
                 Phase::Pull => format!("pull {size}"),
                 Phase::PullNoHash => format!("pull {size}, no hash"),
                 other => other.label().into(),
@@ -765,6 +906,41 @@ impl<'a> Report<'a> {
             rows: memory_rows,
             notes: vec![],
         });
+
+        // Phases that were not run leave rows, and whole tables, empty.
+        for table in &mut self.tables {
+            table
+                .rows
+                .retain(|row| row.values.iter().any(Option::is_some));
+        }
+        self.tables.retain(|table| !table.rows.is_empty());
+    }
+
+    /// "Distribution answered 3 of 3 … with a redirect; berthd 0 of 3", or
+    /// `None` when no GET of `phases` was made.
+    fn redirect_note(&self, phases: &[Phase], what: &str) -> Option<String> {
+        if self.settings.setup.storage == Storage::Filesystem {
+            return None;
+        }
+        let mut parts = Vec::new();
+        for (t, name) in self.results.names.iter().enumerate() {
+            let (mut redirects, mut gets) = (0, 0);
+            for &phase in phases {
+                if let Some((r, g)) = self.results.redirects(phase, t) {
+                    redirects += r;
+                    gets += g;
+                }
+            }
+            if gets > 0 {
+                parts.push(format!("{name} {redirects} of {gets}"));
+            }
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "Redirected to the storage (307 to a presigned URL, followed by the client), {what}: {}.",
+                parts.join(", ")
+            )
+        })
     }
 
     fn cells(&self, table: &Table) -> Vec<[String; 6]> {
@@ -850,13 +1026,19 @@ impl<'a> Report<'a> {
                 format!("{} (workspace at git {})", e.berthd_version, e.source),
             ),
             ("Run".into(), e.mode.clone()),
+            ("Storage".into(), e.storage.clone()),
             (
                 "Load".into(),
                 format!(
-                    "loadavg {} at start; whole benchmark {:.0} s; client and both servers share the same {} CPUs; \
+                    "loadavg {} at start; whole benchmark {:.0} s; client, registries{} share the same {} CPUs; \
                      other processes used {:.0}% of the machine's CPU time during the measured phases",
                     e.load_before,
                     self.results.elapsed.as_secs_f64(),
+                    if self.settings.setup.storage == Storage::S3 {
+                        " and the S3 server"
+                    } else {
+                        ""
+                    },
                     e.cpus,
                     self.other_share() * 100.0
                 ),
@@ -864,7 +1046,7 @@ impl<'a> Report<'a> {
         ]
     }
 
-    fn detail_rows(&self) -> Vec<[String; 9]> {
+    fn detail_rows(&self) -> Vec<[String; 10]> {
         self.results
             .runs
             .iter()
@@ -882,6 +1064,7 @@ impl<'a> Report<'a> {
                     format!("{:.2}", run.usage.wall.as_secs_f64()),
                     format!("{:.2}", run.usage.server_cpu),
                     format!("{:.2}", run.usage.client_cpu),
+                    format!("{:.2}", run.usage.storage_cpu),
                     format!("{:.2}", run.usage.other_cpu),
                     format!("{:.1}", run.usage.peak_rss as f64 / MIB),
                 ]
@@ -897,7 +1080,7 @@ impl<'a> Report<'a> {
         }
         let _ = writeln!(
             out,
-            "\nPer phase and round (other cpu = CPU used by anything else on the machine):"
+            "\nPer phase and round (storage cpu = the S3 server's processes; other cpu = anything else on the machine):"
         );
         out += &aligned(&DETAIL_HEADER, &self.detail_rows());
         for table in &self.tables {
@@ -948,7 +1131,7 @@ impl<'a> Report<'a> {
             );
         }
         let _ = writeln!(out, "\n<details><summary>Every phase and round</summary>\n");
-        out += &markdown_table(&DETAIL_HEADER, &self.detail_rows(), &[0, 4, 5, 6, 7, 8]);
+        out += &markdown_table(&DETAIL_HEADER, &self.detail_rows(), &[0, 4, 5, 6, 7, 8, 9]);
         let _ = writeln!(out, "\n</details>");
         out
     }
@@ -963,7 +1146,7 @@ const TABLE_HEADER: [&str; 6] = [
     "met",
 ];
 
-const DETAIL_HEADER: [&str; 9] = [
+const DETAIL_HEADER: [&str; 10] = [
     "round",
     "phase",
     "server",
@@ -971,6 +1154,7 @@ const DETAIL_HEADER: [&str; 9] = [
     "wall s",
     "server cpu s",
     "client cpu s",
+    "storage cpu s",
     "other cpu s",
     "peak rss MiB",
 ];

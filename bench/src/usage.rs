@@ -45,6 +45,13 @@ pub fn process_cpu_seconds(pid: Option<u32>) -> Result<f64> {
     Ok((utime + stime) / ticks_per_second())
 }
 
+/// Total CPU seconds of `pids`; a process that is gone counts as zero.
+fn processes_cpu_seconds(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|&pid| process_cpu_seconds(Some(pid)).ok())
+        .sum()
+}
+
 /// CPU seconds the whole machine spent busy (all cores), from `/proc/stat`.
 pub fn machine_busy_seconds() -> Result<f64> {
     let stat = fs::read_to_string("/proc/stat").context("read /proc/stat")?;
@@ -115,6 +122,8 @@ pub struct Snapshot {
     at: Instant,
     server_pid: u32,
     server_cpu: f64,
+    storage_pids: Vec<u32>,
+    storage_cpu: f64,
     client_cpu: f64,
     machine_busy: f64,
     sampler: RssSampler,
@@ -129,6 +138,9 @@ pub struct Usage {
     pub server_cpu: f64,
     /// CPU seconds of this benchmark process (the load generator).
     pub client_cpu: f64,
+    /// CPU seconds of the storage servers (Ceph's OSD, monitor and RGW on
+    /// S3; zero on the filesystem).
+    pub storage_cpu: f64,
     /// CPU seconds of everything else on the machine: noise from other work.
     pub other_cpu: f64,
     /// Highest sampled `VmRSS` of the server during the phase, in bytes.
@@ -136,12 +148,15 @@ pub struct Usage {
 }
 
 impl Snapshot {
-    /// Reads the counters and starts the RSS sampler for `server_pid`.
-    pub fn take(server_pid: u32) -> Result<Snapshot> {
+    /// Reads the counters and starts the RSS sampler for `server_pid`;
+    /// `storage_pids` are the storage servers it talks to.
+    pub fn take(server_pid: u32, storage_pids: &[u32]) -> Result<Snapshot> {
         let sampler = RssSampler::start(server_pid, Duration::from_millis(10));
         Ok(Snapshot {
             server_pid,
             server_cpu: process_cpu_seconds(Some(server_pid))?,
+            storage_cpu: processes_cpu_seconds(storage_pids),
+            storage_pids: storage_pids.to_vec(),
             client_cpu: process_cpu_seconds(None)?,
             machine_busy: machine_busy_seconds()?,
             sampler,
@@ -154,13 +169,15 @@ impl Snapshot {
         let wall = self.at.elapsed();
         let server_cpu = process_cpu_seconds(Some(self.server_pid))? - self.server_cpu;
         let client_cpu = process_cpu_seconds(None)? - self.client_cpu;
+        let storage_cpu = processes_cpu_seconds(&self.storage_pids) - self.storage_cpu;
         let machine = machine_busy_seconds()? - self.machine_busy;
         let peak_rss = self.sampler.finish();
         Ok(Usage {
             wall,
             server_cpu,
             client_cpu,
-            other_cpu: (machine - server_cpu - client_cpu).max(0.0),
+            storage_cpu,
+            other_cpu: (machine - server_cpu - client_cpu - storage_cpu).max(0.0),
             peak_rss,
         })
     }
