@@ -91,7 +91,7 @@ impl LogBuffer {
         let wanted = |l: &&LogLine| {
             after.is_none_or(|a| l.seq > a) && level.is_none_or(|max| l.level <= max)
         };
-        let mut lines: Vec<LogLine> = match after {
+        let lines: Vec<LogLine> = match after {
             Some(_) => ring
                 .lines
                 .iter()
@@ -117,7 +117,6 @@ impl LogBuffer {
             (true, Some(last)) => last.seq,
             _ => ring.last_seq,
         };
-        lines.shrink_to_fit();
         LogPage { lines, next }
     }
 
