@@ -36,7 +36,9 @@
 # Not root and a package missing: it says what to install and fails.
 #
 # Knobs: BERTH_STORAGE_CACHE (default <repo>/.cache/storage-servers),
-# BERTH_STORAGE_KEEP_DIR=1 (keep the temporary directory and its logs on stop).
+# BERTH_STORAGE_KEEP_DIR=1 (keep the temporary directory and its logs on stop),
+# BERTH_CEPH_MEMSTORE_BYTES (Ceph's in-memory OSD size, default 1 GiB; the
+# 1 GiB benchmark wants 4 GiB or more).
 
 _ss_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${BERTH_STORAGE_CACHE:=$_ss_root/.cache/storage-servers}"
@@ -261,7 +263,7 @@ mon cluster log file = $d/log/\$cluster.\$channel.log
 mon data = $d/mon/\$cluster-\$id
 osd data = $d/osd/\$cluster-\$id
 osd objectstore = memstore
-memstore device bytes = 1073741824
+memstore device bytes = ${BERTH_CEPH_MEMSTORE_BYTES:-1073741824}
 osd pool default size = 1
 osd pool default min size = 1
 osd pool default pg num = 8
@@ -271,6 +273,9 @@ osd crush chooseleaf type = 0
 mon allow pool size one = true
 mon allow pool delete = true
 mon max pg per osd = 1000
+# a test cluster on a busy disk: don't refuse to start below 5% free
+mon data avail crit = 1
+mon data avail warn = 2
 rgw frontends = beast endpoint=127.0.0.1:$prgw
 rgw dns name = localhost
 rgw data = $d/rgw
