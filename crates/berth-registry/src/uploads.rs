@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use berth_storage::StorageError;
+use berth_storage::{FileWriter, StorageError};
 use bytes::Bytes;
 use futures::StreamExt;
 use http::{HeaderValue, StatusCode};
@@ -26,6 +26,15 @@ pub(crate) struct UploadHash {
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<UploadHash>>>;
+
+/// How a request leaves the upload's writer.
+#[derive(Clone, Copy)]
+enum End {
+    /// Between chunks: kept for the next request, maybe not readable yet.
+    Close,
+    /// The last chunk: whole and readable, to be verified and moved.
+    Commit,
+}
 
 /// Per-upload locks and hash states of this process. Losing them (a restart)
 /// only costs a re-hash of the data already received.
@@ -89,11 +98,23 @@ impl Registry {
     /// Bytes received so far by an upload.
     pub async fn upload_size(&self, name: &str, id: &str) -> Result<u64> {
         check_upload_id(id)?;
-        match self.driver.stat(&layout::upload_data(name, id)).await {
-            Ok(info) => Ok(info.size),
-            Err(e) if e.is_not_found() => Err(upload_unknown(id)),
-            Err(e) => Err(e.into()),
+        let writer = self.open_upload(name, id).await?;
+        let size = writer.size();
+        writer.close().await?;
+        Ok(size)
+    }
+
+    /// Opens an appending writer on the upload's data. Its size, not the
+    /// data object's, is what the upload holds: a driver may keep closed
+    /// chunks apart until the upload is committed (S3 multipart uploads).
+    async fn open_upload(&self, name: &str, id: &str) -> Result<Box<dyn FileWriter>> {
+        let data_path = layout::upload_data(name, id);
+        match self.driver.stat(&data_path).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Err(upload_unknown(id)),
+            Err(e) => return Err(e.into()),
         }
+        Ok(self.driver.writer(&data_path, true).await?)
     }
 
     /// Appends a chunk. `start` is the first byte's offset from
@@ -108,25 +129,40 @@ impl Registry {
         check_upload_id(id)?;
         let slot = self.uploads.slot(id);
         let mut state = slot.lock().await;
-        let size = self.upload_size(name, id).await?;
-        check_start(start, size)?;
-        self.append_locked(name, id, size, &mut state, body).await
+        let writer = self.open_upload(name, id).await?;
+        if let Err(e) = check_start(start, writer.size()) {
+            writer.close().await?;
+            return Err(e);
+        }
+        self.append_locked(name, id, writer, &mut state, body, End::Close)
+            .await
     }
 
+    /// Writes `body` to the upload's `writer` and then closes or commits it
+    /// (`end`); returns the upload's size.
     async fn append_locked(
         &self,
         name: &str,
         id: &str,
-        size: u64,
+        mut writer: Box<dyn FileWriter>,
         state: &mut Option<UploadHash>,
         mut body: BodyStream,
+        end: End,
     ) -> Result<u64> {
         let data_path = layout::upload_data(name, id);
+        let size = writer.size();
         let hasher = match state.take() {
             Some(h) if h.offset == size => h.hasher,
-            _ => self.rehash(&data_path, Algorithm::Sha256).await?,
+            _ if size == 0 => Hasher::new(Algorithm::Sha256),
+            _ => {
+                // This process does not know the hash of what was received
+                // (a restart, another replica): make it readable and re-hash.
+                writer.commit().await?;
+                let hasher = self.rehash(&data_path, Algorithm::Sha256).await?;
+                writer = self.driver.writer(&data_path, true).await?;
+                hasher
+            }
         };
-        let mut writer = self.driver.writer(&data_path, true).await?;
         let mut pipeline = StreamHasher::start(hasher);
         let mut received = 0u64;
         let mut failure = None;
@@ -153,17 +189,20 @@ impl Registry {
                 }
             }
         }
-        let committed = writer.commit().await;
+        let ended = match end {
+            End::Close => writer.close().await,
+            End::Commit => writer.commit().await,
+        };
         let hasher = pipeline.finish().await;
         let storage_ok =
-            committed.is_ok() && !matches!(&failure, Some(f) if f.code() == ErrorCode::Unknown);
+            ended.is_ok() && !matches!(&failure, Some(f) if f.code() == ErrorCode::Unknown);
         if storage_ok {
             *state = Some(UploadHash {
                 offset: size + received,
                 hasher,
             });
         }
-        committed?;
+        ended?;
         match failure {
             Some(f) => Err(f),
             None => Ok(size + received),
@@ -204,19 +243,23 @@ impl Registry {
         check_upload_id(id)?;
         let slot = self.uploads.slot(id);
         let mut state = slot.lock().await;
-        let size = self.upload_size(name, id).await?;
-        check_start(start, size)?;
+        let writer = self.open_upload(name, id).await?;
+        let size = writer.size();
+        if let Err(e) = check_start(start, size) {
+            writer.close().await?;
+            return Err(e);
+        }
         if size == 0 && content_length.is_some_and(|l| l <= SMALL_BODY) {
+            writer.close().await?;
             let data = read_small(body, content_length.unwrap_or(0)).await?;
             let result = self.put_blob_bytes(name, digest, data).await;
             self.discard_upload(name, id).await;
             return result;
         }
-        let size = if content_length == Some(0) {
-            size
-        } else {
-            self.append_locked(name, id, size, &mut state, body).await?
-        };
+        // Commits even when the body is empty: the data becomes whole.
+        let size = self
+            .append_locked(name, id, writer, &mut state, body, End::Commit)
+            .await?;
         let data_path = layout::upload_data(name, id);
         let actual = match (digest.algorithm(), state.as_ref()) {
             (Algorithm::Sha256, Some(h)) if h.offset == size => h.hasher.digest(),

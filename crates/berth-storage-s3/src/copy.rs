@@ -2,13 +2,12 @@
 //! (UploadPartCopy in `multipartcopychunksize` ranges, several at once) for
 //! large ones and for carrying an existing object into a new upload.
 
-use aws_sdk_s3::types::CompletedPart;
 use berth_storage::{Result, StorageError};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::config::{MAX_PART, MIN_PART};
 use crate::error::Op;
-use crate::store::Store;
+use crate::store::{Store, UploadedPart};
 
 /// Inclusive byte ranges covering `0..size` in parts of `chunk` bytes, none
 /// but a lone one smaller than S3's 5 MiB minimum, none over 5 GiB: a short
@@ -35,7 +34,7 @@ pub(crate) fn ranges(size: u64, chunk: u64) -> Vec<(u64, u64)> {
 }
 
 /// Copies `source` (of `size` bytes) into the multipart upload `upload_id`
-/// of `dest` as parts 1, 2, …; returns them in order.
+/// of `dest` as parts 1, 2, …; returns them in order, with their sizes.
 pub(crate) async fn copy_parts(
     store: &Store,
     path: &str,
@@ -43,12 +42,18 @@ pub(crate) async fn copy_parts(
     dest: &str,
     upload_id: &str,
     size: u64,
-) -> Result<Vec<CompletedPart>> {
+) -> Result<Vec<UploadedPart>> {
     let ranges = ranges(size, store.config.copy_chunk_size);
     futures::stream::iter(ranges.into_iter().enumerate())
-        .map(|(i, range)| {
+        .map(|(i, range)| async move {
             let number = i32::try_from(i + 1).unwrap_or(i32::MAX);
-            store.copy_part(path, source, dest, upload_id, number, range)
+            let part = store
+                .copy_part(path, source, dest, upload_id, number, range)
+                .await?;
+            Ok::<_, StorageError>(UploadedPart {
+                part,
+                size: range.1 - range.0 + 1,
+            })
         })
         .buffered(store.config.copy_max_concurrency)
         .try_collect()
@@ -68,7 +73,10 @@ pub(crate) async fn copy(
     }
     let upload_id = store.start_upload(path, dest).await?;
     let copied = match copy_parts(store, path, source, dest, &upload_id, size).await {
-        Ok(parts) => store.complete_upload(path, dest, &upload_id, parts).await,
+        Ok(parts) => {
+            let parts = parts.into_iter().map(|p| p.part).collect();
+            store.complete_upload(path, dest, &upload_id, parts).await
+        }
         Err(e) => Err(e),
     };
     if let Err(e) = copied {

@@ -42,6 +42,10 @@ pub(crate) enum Op {
     CompleteUpload,
     /// AbortMultipartUpload.
     AbortUpload,
+    /// ListMultipartUploads.
+    ListUploads,
+    /// ListParts.
+    ListParts,
     /// Presigning a GET URL.
     Presign,
 }
@@ -61,6 +65,8 @@ impl Op {
             Op::CopyPart => "copy part",
             Op::CompleteUpload => "complete multipart upload",
             Op::AbortUpload => "abort multipart upload",
+            Op::ListUploads => "list multipart uploads",
+            Op::ListParts => "list parts",
             Op::Presign => "presign",
         }
     }
@@ -80,6 +86,8 @@ impl Op {
                  (arn:aws:s3:::{bucket}/*)"
             ),
             Op::AbortUpload => format!("s3:AbortMultipartUpload on {object}"),
+            Op::ListUploads => format!("s3:ListBucketMultipartUploads on arn:aws:s3:::{bucket}"),
+            Op::ListParts => format!("s3:ListMultipartUploadParts on {object}"),
         }
     }
 }

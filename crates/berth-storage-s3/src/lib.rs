@@ -17,9 +17,11 @@
 //! and an attempt a minute plus a second per MiB of `chunksize`.
 //!
 //! Blob uploads are S3 multipart uploads: the writer buffers one `chunksize`
-//! part at a time (memory stays flat), every commit completes the upload so
-//! the object is whole, and appending starts a new upload whose first parts
-//! are server-side copies of the object (see the `writer` module). Moves
+//! part at a time (memory stays flat), `close` leaves the upload open for
+//! the next PATCH (found again with ListMultipartUploads, also after a
+//! restart), and `commit` completes it so the object is whole (see the
+//! `writer` module). Deleting a path also aborts the incomplete uploads
+//! below it. Moves
 //! are server-side copies (multipart above `multipartcopythresholdsize`)
 //! followed by a delete.
 //!
@@ -40,11 +42,15 @@
 //! `accelerate`, `usefipsendpoint`.
 //!
 //! # Limits
-//! - Every PATCH of a chunked upload re-copies the object server-side, so
-//!   an upload in many chunks costs copy time on the store (not bandwidth).
-//! - An upload interrupted between its first part and its commit (berthd
-//!   killed) leaves an incomplete multipart upload behind: add a bucket
-//!   lifecycle rule that aborts incomplete uploads after a day or more.
+//! - A PATCH shorter than 5 MiB (S3's smallest part) makes the next one
+//!   complete the upload and copy the object server-side into a new one,
+//!   so a client sending many small chunks costs copy time on the store
+//!   (not bandwidth). Docker, containerd and skopeo send a blob in one
+//!   PATCH.
+//! - An upload abandoned by its client stays an incomplete multipart upload
+//!   until the registry purges it (`maintenance.uploadpurging`, which
+//!   deletes and so aborts it); a bucket lifecycle rule that aborts
+//!   incomplete uploads after a week catches the rest.
 //! - Objects are limited to 10,000 parts of `chunksize` (100 GB by default).
 //! - `useragent`, `loglevel` and `sessiontoken` are not used; SSO profiles
 //!   are not part of the default credential chain in this build.
@@ -124,6 +130,34 @@ pub fn describe(params: &Parameters) -> String {
             Some(bucket) => format!("s3 bucket {bucket} (settings incomplete)"),
             None => "s3 storage (no bucket set)".to_string(),
         },
+    }
+}
+
+impl S3Driver {
+    /// Aborts the incomplete multipart uploads of `key` and of the keys
+    /// below it (closed writers' uploads that nobody will finish now);
+    /// returns how many. Failures are logged, not returned: the objects
+    /// are gone either way, and a lifecycle rule can catch the rest.
+    async fn abort_uploads_below(&self, p: &str, key: &str) -> Result<usize> {
+        let below = self.store.keys.dir_prefix(p);
+        let uploads = match self.store.list_uploads(p, key).await {
+            Ok(uploads) => uploads,
+            Err(e) => {
+                tracing::warn!("s3: incomplete uploads below {p} not aborted: {e}");
+                return Ok(0);
+            }
+        };
+        let mut aborted = 0;
+        for upload in uploads {
+            if upload.key != key && !upload.key.starts_with(&below) {
+                continue;
+            }
+            match self.store.abort_upload(p, &upload.key, &upload.id).await {
+                Ok(()) => aborted += 1,
+                Err(e) => tracing::warn!("s3: incomplete upload of {p} not aborted: {e}"),
+            }
+        }
+        Ok(aborted)
     }
 }
 
@@ -260,7 +294,7 @@ impl StorageDriver for S3Driver {
         let key = self.store.keys.key(p);
         let mut batch = Vec::new();
         if !key.is_empty() && self.store.head_if_exists(p, &key).await?.is_some() {
-            batch.push(key);
+            batch.push(key.clone());
         }
         let prefix = self.store.keys.dir_prefix(p);
         let mut deleted = 0;
@@ -281,7 +315,8 @@ impl StorageDriver for S3Driver {
                 None => break,
             }
         }
-        if deleted == 0 {
+        let aborted = self.abort_uploads_below(p, &key).await?;
+        if deleted == 0 && aborted == 0 {
             return Err(self.store.not_found(p));
         }
         Ok(())

@@ -44,6 +44,19 @@ pub(crate) struct Page {
     pub next: Option<String>,
 }
 
+/// An incomplete multipart upload, as ListMultipartUploads tells.
+pub(crate) struct PendingUpload {
+    pub key: String,
+    pub id: String,
+    pub initiated: Option<SystemTime>,
+}
+
+/// A part of an incomplete multipart upload, as ListParts tells.
+pub(crate) struct UploadedPart {
+    pub part: CompletedPart,
+    pub size: u64,
+}
+
 /// Characters to escape in `x-amz-copy-source`: all but unreserved ones and `/`.
 const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -380,6 +393,79 @@ impl Store {
             .await
             .map_err(|e| self.target.sdk(Op::AbortUpload, path, key, e))?;
         Ok(())
+    }
+
+    /// The incomplete multipart uploads of keys starting with `prefix`
+    /// (ListMultipartUploads, every page), oldest first for each key.
+    pub async fn list_uploads(&self, path: &str, prefix: &str) -> Result<Vec<PendingUpload>> {
+        let mut uploads = Vec::new();
+        let (mut key_marker, mut id_marker) = (None, None);
+        loop {
+            let out = self
+                .client
+                .list_multipart_uploads()
+                .bucket(self.bucket())
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(|e| self.target.sdk(Op::ListUploads, path, prefix, e))?;
+            uploads.extend(out.uploads().iter().filter_map(|u| {
+                Some(PendingUpload {
+                    key: u.key()?.to_string(),
+                    id: u.upload_id()?.to_string(),
+                    initiated: u.initiated().and_then(|t| SystemTime::try_from(*t).ok()),
+                })
+            }));
+            match out.is_truncated() {
+                Some(true) if out.next_key_marker().is_some() => {
+                    key_marker = out.next_key_marker().map(str::to_string);
+                    id_marker = out.next_upload_id_marker().map(str::to_string);
+                }
+                _ => break,
+            }
+        }
+        Ok(uploads)
+    }
+
+    /// The parts of upload `upload_id` so far (ListParts, every page), in
+    /// part-number order.
+    pub async fn list_parts(
+        &self,
+        path: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<UploadedPart>> {
+        let mut parts = Vec::new();
+        let mut marker = None;
+        loop {
+            let out = self
+                .client
+                .list_parts()
+                .bucket(self.bucket())
+                .key(key)
+                .upload_id(upload_id)
+                .set_part_number_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| self.target.sdk(Op::ListParts, path, key, e))?;
+            parts.extend(out.parts().iter().filter_map(|p| {
+                let number = p.part_number()?;
+                Some(UploadedPart {
+                    part: completed(number, p.e_tag()),
+                    size: u64::try_from(p.size().unwrap_or(0)).unwrap_or(0),
+                })
+            }));
+            match out.is_truncated() {
+                Some(true) if out.next_part_number_marker().is_some() => {
+                    marker = out.next_part_number_marker().map(str::to_string);
+                }
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|p| p.part.part_number());
+        Ok(parts)
     }
 
     /// A not-found error for `path`.

@@ -1,25 +1,34 @@
-//! Writers: a chunked upload becomes an S3 multipart upload.
+//! Writers: a chunked upload is one S3 multipart upload from its first
+//! PATCH to its last.
 //!
 //! The writer buffers up to `chunksize` bytes and uploads each full buffer
-//! as a part; `commit` uploads the rest and completes the upload, so the
-//! object is whole and readable after every commit. A writer that never
-//! fills a part sends one PutObject instead. Appending to an existing
-//! object starts a new upload whose first parts are server-side copies of
-//! that object (UploadPartCopy), or, below S3's 5 MiB part minimum, reads
-//! the small object back into the buffer. Nothing lives in the process
-//! between commits, so an upload continues after a restart of berthd.
+//! as a part, so memory stays at one part. `close` uploads what is left as
+//! a part and leaves the multipart upload open; the next
+//! `writer(path, true)` finds it (ListMultipartUploads, ListParts) and
+//! continues it, in this process or after a restart of berthd, as
+//! Distribution's driver does. `commit` completes the upload: only then is
+//! the object at the path whole and readable. Until then readers and `stat`
+//! see the object as it was before; the writer's `size` counts the parts.
+//! A writer that never fills a part sends one PutObject instead.
+//!
+//! S3 wants every part but the last to be 5 MiB or more. When a closed
+//! upload ended with a shorter part, the next write first completes it and
+//! carries the object into a new upload: read back into the buffer when it
+//! is under 5 MiB, copied server-side (UploadPartCopy) when larger. Appending
+//! to a complete object does the same. So PATCHes of 5 MiB or more never
+//! make the store copy anything; a client sending smaller ones costs a
+//! server-side copy per PATCH (so does Distribution).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_sdk_s3::types::CompletedPart;
-use berth_storage::{FileWriter, Result};
+use berth_storage::{FileWriter, Result, StorageError};
 use bytes::{Bytes, BytesMut};
 
 use crate::config::MIN_PART;
 use crate::copy::{abort_after, copy_parts};
 use crate::error::Op;
-use crate::store::{GetError, Store};
+use crate::store::{GetError, Store, UploadedPart};
 
 /// S3's highest part number.
 const MAX_PARTS: usize = 10_000;
@@ -27,7 +36,14 @@ const MAX_PARTS: usize = 10_000;
 /// An S3 multipart upload in progress.
 struct Upload {
     id: String,
-    parts: Vec<CompletedPart>,
+    parts: Vec<UploadedPart>,
+}
+
+impl Upload {
+    /// Whether another part may follow the last one.
+    fn ends_short(&self) -> bool {
+        self.parts.last().is_some_and(|p| p.size < MIN_PART)
+    }
 }
 
 /// A [`FileWriter`] over S3.
@@ -35,34 +51,93 @@ pub(crate) struct S3Writer {
     store: Arc<Store>,
     path: String,
     key: String,
-    /// Bytes in the object so far, committed or not.
+    /// Bytes in the object so far, sent or not.
     size: u64,
     /// Bytes not yet sent as a part.
     buffer: BytesMut,
+    /// The complete object this writer continues, of this many bytes, not
+    /// carried into an upload yet (0: nothing to carry).
+    existing: u64,
     upload: Option<Upload>,
+    /// Opened to replace the object: nobody resumes its upload, so it is
+    /// aborted when the writer is dropped unfinished.
+    replacing: bool,
 }
 
 impl S3Writer {
-    /// Opens a writer for `path`, continuing the object there when `append`.
+    /// Opens a writer for `path`, continuing what is there when `append`:
+    /// the latest incomplete upload of its key, or else the object.
     pub async fn open(store: Arc<Store>, path: &str, append: bool) -> Result<S3Writer> {
         let key = store.keys.key(path);
         let mut writer = S3Writer {
             buffer: BytesMut::new(),
             size: 0,
+            existing: 0,
             upload: None,
+            replacing: !append,
             path: path.to_string(),
             key,
             store,
         };
-        if append {
-            let existing = writer.store.head_if_exists(path, &writer.key).await?;
-            match existing.map_or(0, |h| h.size) {
-                0 => {}
-                size if size < MIN_PART => writer.read_back().await?,
-                size => writer.copy_existing(size).await?,
+        if !append {
+            return Ok(writer);
+        }
+        let mut pending: Vec<_> = writer
+            .store
+            .list_uploads(path, &writer.key)
+            .await?
+            .into_iter()
+            .filter(|u| u.key == writer.key)
+            .collect();
+        pending.sort_by_key(|u| u.initiated);
+        match pending.pop() {
+            Some(latest) => {
+                // Older uploads of the same key were left by a writer that
+                // was replaced; nobody can finish them any more.
+                for stale in pending {
+                    if let Err(e) = writer
+                        .store
+                        .abort_upload(path, &writer.key, &stale.id)
+                        .await
+                    {
+                        tracing::warn!("s3: stale multipart upload of {path} not aborted: {e}");
+                    }
+                }
+                let parts = writer
+                    .store
+                    .list_parts(path, &writer.key, &latest.id)
+                    .await?;
+                writer.size = parts.iter().map(|p| p.size).sum();
+                writer.upload = Some(Upload {
+                    id: latest.id,
+                    parts,
+                });
+            }
+            None => {
+                let head = writer.store.head_if_exists(path, &writer.key).await?;
+                writer.existing = head.map_or(0, |h| h.size);
+                writer.size = writer.existing;
             }
         }
         Ok(writer)
+    }
+
+    /// Before the first byte: makes sure the next part may follow what is
+    /// there (see the module docs).
+    async fn carry_over(&mut self) -> Result<()> {
+        if self.upload.as_ref().is_some_and(Upload::ends_short) {
+            let upload = self.upload.take().expect("checked");
+            let parts = upload.parts.into_iter().map(|p| p.part).collect();
+            self.store
+                .complete_upload(&self.path, &self.key, &upload.id, parts)
+                .await?;
+            self.existing = self.size;
+        }
+        match std::mem::take(&mut self.existing) {
+            0 => Ok(()),
+            size if size < MIN_PART => self.read_back().await,
+            size => self.copy_existing(size).await,
+        }
     }
 
     /// Loads the existing small object into the buffer.
@@ -92,7 +167,6 @@ impl S3Writer {
         match copy_parts(&self.store, &self.path, &self.key, &self.key, &id, size).await {
             Ok(parts) => {
                 self.upload = Some(Upload { id, parts });
-                self.size = size;
                 Ok(())
             }
             Err(e) => Err(abort_after(&self.store, &self.path, &self.key, &id, e).await),
@@ -124,18 +198,33 @@ impl S3Writer {
         }
         let number = i32::try_from(upload.parts.len() + 1).unwrap_or(i32::MAX);
         let data = self.buffer.split().freeze();
+        let size = data.len() as u64;
         let part = self
             .store
             .upload_part(&self.path, &self.key, &upload.id, number, data)
             .await?;
-        upload.parts.push(part);
+        upload.parts.push(UploadedPart { part, size });
         Ok(())
+    }
+
+    /// Aborts the upload after `error`, returning `error`.
+    async fn abort_with(&mut self, error: StorageError) -> StorageError {
+        match self.upload.take() {
+            Some(upload) => {
+                abort_after(&self.store, &self.path, &self.key, &upload.id, error).await
+            }
+            None => error,
+        }
     }
 }
 
 #[async_trait]
 impl FileWriter for S3Writer {
     async fn write(&mut self, mut data: Bytes) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.carry_over().await?;
         let chunk = usize::try_from(self.store.config.chunk_size).unwrap_or(usize::MAX);
         self.size += data.len() as u64;
         // Fill the buffer a part at a time: memory stays at one part.
@@ -153,7 +242,20 @@ impl FileWriter for S3Writer {
         self.size
     }
 
+    async fn close(mut self: Box<Self>) -> Result<()> {
+        if !self.buffer.is_empty() {
+            self.send_part().await?;
+        }
+        // The upload stays open for the next writer; nothing to abort.
+        self.upload = None;
+        Ok(())
+    }
+
     async fn commit(mut self: Box<Self>) -> Result<()> {
+        if self.existing > 0 {
+            // Opened on a complete object and nothing written: it is whole.
+            return Ok(());
+        }
         if self.upload.is_none() {
             let content = self.buffer.split().freeze();
             return self.store.put(&self.path, &self.key, content).await;
@@ -163,12 +265,18 @@ impl FileWriter for S3Writer {
         {
             return Err(self.abort_with(e).await);
         }
-        let Some(upload) = self.upload.take() else {
-            return Ok(());
-        };
+        let upload = self.upload.take().expect("checked");
+        if upload.parts.is_empty() {
+            // An upload started and left before its first part: empty.
+            self.store
+                .abort_upload(&self.path, &self.key, &upload.id)
+                .await?;
+            return self.store.put(&self.path, &self.key, Bytes::new()).await;
+        }
+        let parts = upload.parts.into_iter().map(|p| p.part).collect();
         let done = self
             .store
-            .complete_upload(&self.path, &self.key, &upload.id, upload.parts)
+            .complete_upload(&self.path, &self.key, &upload.id, parts)
             .await;
         match done {
             Ok(()) => Ok(()),
@@ -188,28 +296,19 @@ impl FileWriter for S3Writer {
     }
 }
 
-impl S3Writer {
-    async fn abort_with(
-        &mut self,
-        error: berth_storage::StorageError,
-    ) -> berth_storage::StorageError {
-        match self.upload.take() {
-            Some(upload) => {
-                abort_after(&self.store, &self.path, &self.key, &upload.id, error).await
-            }
-            None => error,
-        }
-    }
-}
-
 impl Drop for S3Writer {
-    /// A writer dropped without commit or cancel (its request failed or was
-    /// interrupted) aborts its upload in the background, so that no
-    /// incomplete upload keeps its parts' storage.
+    /// A replacing writer dropped without commit or cancel (its request
+    /// failed or was interrupted) aborts its upload in the background, so
+    /// that no incomplete upload keeps its parts' storage. An appending
+    /// writer's upload is left for the next writer to continue (a delete of
+    /// the path aborts it).
     fn drop(&mut self) {
         let Some(upload) = self.upload.take() else {
             return;
         };
+        if !self.replacing {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };

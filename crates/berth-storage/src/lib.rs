@@ -131,8 +131,20 @@ pub trait FileWriter: Send {
     /// appending.
     fn size(&self) -> u64;
 
-    /// Flushes and closes, keeping what was written (for a later append).
+    /// Flushes and closes, keeping what was written (for a later append);
+    /// the object at the path is whole and readable afterwards.
     async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Flushes and closes, keeping what was written for a later
+    /// `writer(path, true)` to continue (Distribution's `Close`), without
+    /// necessarily making it readable: a driver may keep the written bytes
+    /// apart from the object (an S3 multipart upload) until a `commit`, so
+    /// `stat` and readers may still see the object as it was. A later
+    /// appending writer's `size` counts them. By default the same as
+    /// `commit`.
+    async fn close(self: Box<Self>) -> Result<()> {
+        self.commit().await
+    }
 
     /// Abandons the object, removing what was written.
     async fn cancel(self: Box<Self>) -> Result<()>;

@@ -23,6 +23,7 @@ pub async fn run_all(driver: &dyn StorageDriver, prefix: &str) {
     concurrent_writers(driver, prefix).await;
     large_object(driver, prefix).await;
     large_append_across_commits(driver, prefix).await;
+    append_across_closes(driver, prefix).await;
     walk_tree(driver, prefix).await;
     redirect(driver, prefix).await;
     driver.delete(prefix).await.ok();
@@ -264,6 +265,54 @@ async fn large_append_across_commits(d: &dyn StorageDriver, prefix: &str) {
         got == expected,
         "appended object differs from what was written"
     );
+}
+
+/// A chunked upload as the registry does it: each PATCH opens an appending
+/// writer, writes and closes it (the bytes need not be readable yet), a
+/// status request opens and closes one without writing, and the last
+/// request commits. Chunks under and over S3's 5 MiB part minimum, in any
+/// order, must come out whole; deleting a closed upload leaves nothing.
+async fn append_across_closes(d: &dyn StorageDriver, prefix: &str) {
+    let p = format!("{prefix}/closed/object");
+    let sizes = [
+        6 * 1024 * 1024,
+        1024,
+        0,
+        7 * 1024 * 1024 + 5,
+        3,
+        11 * 1024 * 1024,
+    ];
+    let mut expected = Vec::new();
+    for (i, size) in sizes.into_iter().enumerate() {
+        let mut w = d.writer(&p, true).await.unwrap();
+        assert_eq!(
+            w.size(),
+            expected.len() as u64,
+            "writer {i} starts where the closed ones ended"
+        );
+        let part = pattern(i as u8 + 90, size);
+        let (a, b) = part.split_at(size / 2);
+        w.write(Bytes::copy_from_slice(a)).await.unwrap();
+        w.write(Bytes::copy_from_slice(b)).await.unwrap();
+        expected.extend_from_slice(&part);
+        assert_eq!(w.size(), expected.len() as u64);
+        w.close().await.unwrap();
+    }
+    let w = d.writer(&p, true).await.unwrap();
+    assert_eq!(w.size(), expected.len() as u64);
+    w.commit().await.unwrap();
+    assert_eq!(d.stat(&p).await.unwrap().size, expected.len() as u64);
+    let got = read_all(d, &p, 0).await;
+    assert!(got == expected, "closed-and-resumed object differs");
+
+    let gone = format!("{prefix}/closed/deleted");
+    let mut w = d.writer(&gone, true).await.unwrap();
+    w.write(pattern(7, 6 * 1024 * 1024)).await.unwrap();
+    w.close().await.unwrap();
+    d.delete(&gone).await.unwrap();
+    let w = d.writer(&gone, true).await.unwrap();
+    assert_eq!(w.size(), 0, "a deleted upload does not come back");
+    w.cancel().await.unwrap();
 }
 
 async fn walk_tree(d: &dyn StorageDriver, prefix: &str) {
