@@ -33,15 +33,14 @@ lint:
 test: deps ui lint
 	CARGO="$(CARGO)" scripts/test.sh
 
-## berthd vs CNCF Distribution, side by side (release builds);
-## BENCH_ARGS passes options, e.g. BENCH_ARGS="--rounds 5 --markdown out.md".
+## berthd vs CNCF Distribution, side by side (release builds, bench/run);
+## BENCH_ARGS passes options, e.g. BENCH_ARGS="--rounds 5 --markdown out.md"
+## or BENCH_ARGS="--storage s3" (starts Ceph RGW for the run).
 bench: deps
-	$(CARGO) build --release -p berthd -p berth-bench
-	$(CARGO) run --release -p berth-bench -- $(BENCH_ARGS)
+	CARGO="$(CARGO)" bench/run $(BENCH_ARGS)
 
 bench-quick: deps
-	$(CARGO) build --release -p berthd -p berth-bench
-	$(CARGO) run --release -p berth-bench -- --quick
+	CARGO="$(CARGO)" bench/run --quick $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean
