@@ -8,6 +8,7 @@
 //! whole numbers and nulls, which the emitter writes unquoted only when they
 //! are those.
 
+pub use berth_config::{join_path, split_path};
 use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{Map, Value};
 
@@ -74,45 +75,6 @@ fn scalar(text: &str, style: ScalarStyle) -> Value {
             .map(Value::from)
             .unwrap_or_else(|_| Value::String(text.to_string())),
     }
-}
-
-/// Splits a dotted path into its segments: `a.b[0].c` → `a`, `b`, `0`, `c`.
-pub fn split_path(path: &str) -> Vec<String> {
-    let mut segments = Vec::new();
-    for part in path.split('.') {
-        let mut rest = part;
-        if let Some(open) = rest.find('[') {
-            segments.push(rest[..open].to_string());
-            rest = &rest[open..];
-            while let Some(inner) = rest.strip_prefix('[') {
-                let Some(close) = inner.find(']') else {
-                    segments.push(rest.to_string());
-                    break;
-                };
-                segments.push(inner[..close].to_string());
-                rest = &inner[close + 1..];
-            }
-        } else {
-            segments.push(rest.to_string());
-        }
-    }
-    segments
-}
-
-/// Joins segments back into a dotted path (list positions in brackets).
-pub fn join_path(segments: &[String]) -> String {
-    let mut out = String::new();
-    for segment in segments {
-        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str(&format!("[{segment}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(segment);
-        }
-    }
-    out
 }
 
 /// The value at `path` in `tree`; mapping keys match ignoring ASCII case

@@ -115,6 +115,7 @@ pub use environment::env_var_for;
 pub use error::{ConfigError, ParamError, Problem, ProblemKind, Warning};
 pub use model::*;
 pub use parameters::Parameters;
+pub use path::{join_path, split_path};
 pub use secrets::{REDACTED, SECRET_KEYS};
 
 /// A configuration that loaded, with what deserves a look.

@@ -4,7 +4,7 @@
 /// Writes a path the way warnings and [`secret_paths`](crate::secret_paths)
 /// show it: keys joined by dots, list positions in brackets
 /// (`notifications.endpoints[0].url`).
-pub(crate) fn join_path(segments: &[String]) -> String {
+pub fn join_path(segments: &[String]) -> String {
     let mut out = String::new();
     for segment in segments {
         if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
@@ -22,7 +22,7 @@ pub(crate) fn join_path(segments: &[String]) -> String {
 }
 
 /// The inverse of [`join_path`].
-pub(crate) fn split_path(path: &str) -> Vec<String> {
+pub fn split_path(path: &str) -> Vec<String> {
     let mut segments = Vec::new();
     for part in path.split('.') {
         let mut rest = part;

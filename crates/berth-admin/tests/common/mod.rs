@@ -5,7 +5,6 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -14,38 +13,7 @@ use std::time::Duration;
 use berth_admin::{Admin, AdminError, AdminOptions, Tuning};
 use serde_json::{Value, json};
 
-/// The `berthd` binary: `$BERTHD_BIN`, or the one cargo built next to the
-/// test executable's directory (`target/<profile>/berthd`).
-pub fn berthd_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("BERTHD_BIN") {
-        return PathBuf::from(bin);
-    }
-    let exe = std::env::current_exe().expect("current executable");
-    let candidates: Vec<PathBuf> = exe
-        .ancestors()
-        .skip(1)
-        .take(2)
-        .map(|dir| dir.join("berthd"))
-        .collect();
-    candidates
-        .iter()
-        .find(|bin| bin.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "berthd is not built at {}: run `cargo build -p berthd` first, or point BERTHD_BIN at it",
-                candidates[0].display()
-            )
-        })
-}
-
-/// A port on 127.0.0.1 that nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
+pub use berth_e2e::registry::{berthd_bin, free_port};
 
 /// Tuning for tests: a keychain service of the test's own, any free port,
 /// a short start-up limit.
