@@ -18,7 +18,8 @@
 //! let driver = Arc::new(FilesystemDriver::new("/var/lib/registry")?);
 //! let registry = Arc::new(Registry::new(driver, Settings::default()));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
-//! server::serve(listener, registry.router(), None, std::future::pending()).await
+//! let drain = server::DEFAULT_DRAIN;
+//! server::serve(listener, registry.router(), None, drain, std::future::pending()).await
 //! # }
 //! ```
 #![forbid(unsafe_code)]

@@ -78,12 +78,20 @@ pub fn tls_config(
     Ok(Arc::new(config))
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then waits up
-/// to 30 seconds for requests in flight.
+/// How long [`serve`] waits for requests in flight when `http.draintimeout`
+/// is not set: long enough for a small push to finish, short enough that
+/// a registry whose store hangs still stops promptly.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops
+/// accepting and waits up to `drain` for requests in flight (Distribution's
+/// `http.draintimeout`) before returning; what is still running then is
+/// cut off (an interrupted upload stays resumable).
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     tls: Option<Arc<rustls::ServerConfig>>,
+    drain: Duration,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -147,8 +155,11 @@ pub async fn serve(
     }
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(Duration::from_secs(30)) => {
-            tracing::warn!("requests still in flight after 30 s; stopping anyway");
+        () = tokio::time::sleep(drain) => {
+            tracing::warn!(
+                "requests still in flight after {} ms (http.draintimeout); stopping anyway",
+                drain.as_millis()
+            );
         }
     }
     Ok(())

@@ -156,7 +156,18 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
                 purging.dry_run,
             ));
         }
-        server::serve(listener, registry.router(), tls_config, shutdown_signal()).await?;
+        let drain = match config.http.drain_timeout {
+            d if d.is_zero() => server::DEFAULT_DRAIN,
+            d => d,
+        };
+        server::serve(
+            listener,
+            registry.router(),
+            tls_config,
+            drain,
+            shutdown_signal(),
+        )
+        .await?;
         eprintln!("berthd stopped");
         Ok(ExitCode::SUCCESS)
     })
