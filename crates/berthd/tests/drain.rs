@@ -66,7 +66,10 @@ fn sigterm_waits_for_the_drain_timeout_then_stops() {
     );
     let location = started
         .lines()
-        .find_map(|l| l.strip_prefix("Location: ").or(l.strip_prefix("location: ")))
+        .find_map(|l| {
+            l.strip_prefix("Location: ")
+                .or(l.strip_prefix("location: "))
+        })
         .unwrap_or_else(|| panic!("no Location in {started}"))
         .trim()
         .to_string();
