@@ -1,8 +1,8 @@
 //! Writers: a chunked upload is one S3 multipart upload from its first
 //! PATCH to its last.
 //!
-//! The writer buffers up to `chunksize` bytes and uploads each full buffer
-//! as a part, so memory stays at one part. `close` uploads what is left as
+//! The writer buffers what it is given and uploads it in `chunksize`
+//! parts, keeping 5 MiB behind, so memory stays at one part plus 5 MiB. `close` uploads what is left as
 //! a part and leaves the multipart upload open; the next
 //! `writer(path, true)` finds it (ListMultipartUploads, ListParts) and
 //! continues it, in this process or after a restart of berthd, as
@@ -11,8 +11,9 @@
 //! see the object as it was before; the writer's `size` counts the parts.
 //! A writer that never fills a part sends one PutObject instead.
 //!
-//! S3 wants every part but the last to be 5 MiB or more. When a closed
-//! upload ended with a shorter part, the next write first completes it and
+//! S3 wants every part but the last to be 5 MiB or more; held back that
+//! way, the rest `close` sends is at least 5 MiB unless the writer got
+//! less than that in all. When a closed upload ended with a shorter part, the next write first completes it and
 //! carries the object into a new upload: read back into the buffer when it
 //! is under 5 MiB, copied server-side (UploadPartCopy) when larger. Appending
 //! to a complete object does the same. So PATCHes of 5 MiB or more never
@@ -173,8 +174,9 @@ impl S3Writer {
         }
     }
 
-    /// Sends the buffer as the next part, starting the upload if needed.
-    async fn send_part(&mut self) -> Result<()> {
+    /// Sends the first `len` bytes of the buffer as the next part, starting
+    /// the upload if needed.
+    async fn send_part(&mut self, len: usize) -> Result<()> {
         let upload = match &mut self.upload {
             Some(upload) => upload,
             None => {
@@ -197,7 +199,7 @@ impl S3Writer {
             ));
         }
         let number = i32::try_from(upload.parts.len() + 1).unwrap_or(i32::MAX);
-        let data = self.buffer.split().freeze();
+        let data = self.buffer.split_to(len).freeze();
         let size = data.len() as u64;
         let part = self
             .store
@@ -226,13 +228,16 @@ impl FileWriter for S3Writer {
         }
         self.carry_over().await?;
         let chunk = usize::try_from(self.store.config.chunk_size).unwrap_or(usize::MAX);
+        // A part leaves only when 5 MiB more are buffered behind it, so
+        // that what `close` sends is a part another may follow, unless this
+        // writer got less than 5 MiB in all. Memory stays at one part + 5 MiB.
+        let full = chunk.saturating_add(MIN_PART as usize);
         self.size += data.len() as u64;
-        // Fill the buffer a part at a time: memory stays at one part.
         while !data.is_empty() {
-            let take = data.len().min(chunk.saturating_sub(self.buffer.len()));
+            let take = data.len().min(full.saturating_sub(self.buffer.len()));
             self.buffer.extend_from_slice(&data.split_to(take));
-            if self.buffer.len() >= chunk {
-                self.send_part().await?;
+            if self.buffer.len() >= full {
+                self.send_part(chunk).await?;
             }
         }
         Ok(())
@@ -244,7 +249,7 @@ impl FileWriter for S3Writer {
 
     async fn close(mut self: Box<Self>) -> Result<()> {
         if !self.buffer.is_empty() {
-            self.send_part().await?;
+            self.send_part(self.buffer.len()).await?;
         }
         // The upload stays open for the next writer; nothing to abort.
         self.upload = None;
@@ -261,7 +266,7 @@ impl FileWriter for S3Writer {
             return self.store.put(&self.path, &self.key, content).await;
         }
         if !self.buffer.is_empty()
-            && let Err(e) = self.send_part().await
+            && let Err(e) = self.send_part(self.buffer.len()).await
         {
             return Err(self.abort_with(e).await);
         }

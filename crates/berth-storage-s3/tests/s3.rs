@@ -343,6 +343,56 @@ async fn upload_resumes_in_a_new_driver_instance() {
         .unwrap();
 }
 
+/// A chunked upload as the registry sends it, PATCH by PATCH, each writer
+/// closed and a new one opened (in a new driver instance, as after a
+/// restart): the PATCHes become parts of one multipart upload, never an
+/// object until the commit. An object appearing early would mean a PATCH
+/// left a part too short to be followed, and the next one had to complete
+/// the upload and copy it server-side: the quadratic cost this avoids.
+#[tokio::test]
+async fn patches_become_parts_of_one_upload() {
+    let Some(server) = server() else { return };
+    let path = format!("/{}/_uploads/data", unique("patches"));
+    let chunk = [("chunksize", json!(5 * 1024 * 1024))];
+    let mut expected = Vec::new();
+    // Not multiples of the part size: each leaves a remainder.
+    for (i, size) in [13 * 1024 * 1024 + 7, 9 * 1024 * 1024, 6 * 1024 * 1024 + 1]
+        .into_iter()
+        .enumerate()
+    {
+        let driver = server.driver(&chunk).await;
+        let mut w = driver.writer(&path, true).await.unwrap();
+        assert_eq!(
+            w.size(),
+            expected.len() as u64,
+            "PATCH {i} starts at the end"
+        );
+        let data = suite::pattern(i as u8 + 20, size);
+        w.write(data.clone()).await.unwrap();
+        expected.extend_from_slice(&data);
+        w.close().await.unwrap();
+        let early = driver.stat(&path).await;
+        assert!(
+            early.as_ref().is_err_and(StorageError::is_not_found),
+            "after PATCH {i} the upload was completed into an object early: {early:?}"
+        );
+    }
+    let driver = server.driver(&chunk).await;
+    let w = driver.writer(&path, true).await.unwrap();
+    assert_eq!(w.size(), expected.len() as u64);
+    w.commit().await.unwrap();
+    let mut stream = driver.reader(&path, 0).await.unwrap();
+    let mut got = Vec::new();
+    while let Some(piece) = stream.next().await {
+        got.extend_from_slice(&piece.unwrap());
+    }
+    assert!(
+        got == expected,
+        "the committed object differs from the PATCHes"
+    );
+    driver.delete(&path).await.unwrap();
+}
+
 #[tokio::test]
 async fn presigned_url_serves_the_object_and_expires() {
     let Some(server) = server() else { return };
