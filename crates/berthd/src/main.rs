@@ -4,6 +4,7 @@
 //! config.yml, storage layout and API); with no config it serves a local
 //! registry on 127.0.0.1:5000 from the user's data directory.
 
+mod ca_cmd;
 mod capabilities;
 mod config_cmd;
 mod console_cmd;
@@ -83,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// The registry's CA: create it, issue its certificate, make clients trust it.
+    Ca {
+        #[command(subcommand)]
+        action: ca_cmd::CaAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -131,6 +137,7 @@ fn main() -> ExitCode {
         } => console_cmd::run(listen, data_dir.as_deref(), ui_dir.as_deref()),
         Command::IamPolicy { bucket } => iam_policy(&bucket),
         Command::CheckStorage { config } => storage_cmd::check(config.as_deref()),
+        Command::Ca { action } => ca_cmd::run(action),
         Command::Config { action } => match action {
             ConfigAction::Validate { file } => config_cmd::validate(&file),
             ConfigAction::Print {
