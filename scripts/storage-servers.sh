@@ -14,7 +14,8 @@
 #   ceph     Ceph radosgw (mon + memstore OSD + rgw): S3 with SigV4 checked
 #   azurite  Azurite blob service (npm), shared key and SAS checked
 #   swift    OpenStack Swift proxy/account/container/object + memcached,
-#            one replica, tempauth user test:tester / testing
+#            one replica, tempauth user test:tester / testing (the account's
+#            owner) and test:reader / reading (no rights of its own)
 #   gcs      gcp-storage-emulator (pip), in memory, checks no auth
 #   redis    redis-server, no persistence
 #
@@ -24,6 +25,7 @@
 #   BERTH_TEST_AZURE_ENDPOINT (http://127.0.0.1:P/devstoreaccount1)
 #   BERTH_TEST_AZURE_ACCOUNT BERTH_TEST_AZURE_KEY BERTH_TEST_AZURE_CONNECTION_STRING
 #   BERTH_TEST_SWIFT_AUTHURL (v1.0 tempauth) BERTH_TEST_SWIFT_USER BERTH_TEST_SWIFT_KEY
+#   BERTH_TEST_SWIFT_READER_USER BERTH_TEST_SWIFT_READER_KEY (not an admin)
 #   BERTH_TEST_GCS_ENDPOINT STORAGE_EMULATOR_HOST BERTH_TEST_GCS_BUCKET (created)
 #   BERTH_TEST_REDIS_ADDR (host:port)
 #   BERTH_STORAGE_SERVERS_DIR (the temporary directory, logs in it)
@@ -176,6 +178,8 @@ workers = 0
 user = $user
 swift_dir = $s/etc
 log_name = $kind-server
+# a test cluster on a busy disk: don't answer 507 below 1% free
+fallocate_reserve = 0
 [pipeline:main]
 pipeline = $kind-server
 [app:$kind-server]
@@ -205,6 +209,7 @@ account_autocreate = true
 use = egg:swift#tempauth
 user_admin_admin = admin .admin .reseller_admin
 user_test_tester = testing .admin
+user_test_reader = reading
 [filter:cache]
 use = egg:swift#memcache
 memcache_servers = 127.0.0.1:$pm
@@ -238,6 +243,7 @@ EOF
   [ "$i" -lt 100 ] || { _ss_fail "swift (tempauth)" "$d"/swift-*.log "$d/memcached.log"; return 1; }
   export BERTH_TEST_SWIFT_AUTHURL=http://127.0.0.1:$pp/auth/v1.0
   export BERTH_TEST_SWIFT_USER=test:tester BERTH_TEST_SWIFT_KEY=testing
+  export BERTH_TEST_SWIFT_READER_USER=test:reader BERTH_TEST_SWIFT_READER_KEY=reading
 }
 
 _ss_start_ceph() {
@@ -342,6 +348,7 @@ storage_servers_stop() {
     BERTH_TEST_S3_ENDPOINT BERTH_TEST_S3_REGION BERTH_TEST_S3_ACCESS_KEY BERTH_TEST_S3_SECRET_KEY BERTH_TEST_S3_BUCKET \
     BERTH_TEST_AZURE_ENDPOINT BERTH_TEST_AZURE_ACCOUNT BERTH_TEST_AZURE_KEY BERTH_TEST_AZURE_CONNECTION_STRING \
     BERTH_TEST_SWIFT_AUTHURL BERTH_TEST_SWIFT_USER BERTH_TEST_SWIFT_KEY \
+    BERTH_TEST_SWIFT_READER_USER BERTH_TEST_SWIFT_READER_KEY \
     BERTH_TEST_GCS_ENDPOINT STORAGE_EMULATOR_HOST BERTH_TEST_GCS_BUCKET BERTH_TEST_REDIS_ADDR
 }
 

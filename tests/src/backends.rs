@@ -94,7 +94,13 @@ impl Backend {
                 let host = var("STORAGE_EMULATOR_HOST");
                 let yaml = var("BERTH_TEST_GCS_BUCKET")
                     .filter(|_| host.is_some())
-                    .map(|b| format!("gcs:\n  bucket: {b}\n  rootdirectory: /{root}\n"));
+                    .map(|b| {
+                        format!(
+                            "gcs:\n  bucket: {b}\n  rootdirectory: /{root}\n  \
+                             credentials: '{}'\n",
+                            gcs_test_key()
+                        )
+                    });
                 let env = host
                     .map(|h| vec![("STORAGE_EMULATOR_HOST".to_string(), h)])
                     .unwrap_or_default();
@@ -155,4 +161,20 @@ fn set_swift_tempurl_key(authurl: &str, user: &str, key: &str) {
         "set Temp-URL key: {}",
         resp.status()
     );
+}
+
+/// A service account key for the GCS emulator, inline as Distribution's
+/// `credentials` takes it: the emulator checks no authentication, but with
+/// a key the driver signs URLs and blob GETs redirect to the emulator. The
+/// key is the GCS driver's throwaway test key; it belongs to no Google
+/// account.
+fn gcs_test_key() -> String {
+    const PEM: &str = include_str!("../../crates/berth-storage-gcs/tests/data/test-key.pem");
+    serde_json::json!({
+        "type": "service_account",
+        "project_id": "berth-e2e",
+        "client_email": "berth-e2e@berth-e2e.iam.gserviceaccount.com",
+        "private_key": PEM,
+    })
+    .to_string()
 }

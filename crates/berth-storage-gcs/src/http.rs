@@ -1,8 +1,11 @@
 //! Sending requests to the JSON API: authentication, timeouts, bounded
-//! retries with backoff, and errors that say what is wrong and what to do.
+//! retries with backoff, and errors that say what is wrong and what to do
+//! (the HTTP side of each message from [`berth_storage::http_error`], what
+//! to check in GCS's terms here).
 
 use std::time::Duration;
 
+use berth_storage::http_error::{self, Hints, TransportFailure, TransportKind};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 
 use crate::credentials::Credentials;
@@ -18,6 +21,17 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A response (or the next piece of a body) must arrive within this long.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub use berth_storage::http_error::error_chain;
+
+/// What to check after a 401 or a 403 from GCS.
+const HINTS: Hints<'static> = Hints {
+    backend: "GCS",
+    credentials: "storage.gcs.keyfile (or storage.gcs.credentials): the key may be revoked \
+                  or belong to another project",
+    permission: "that the service account of storage.gcs.keyfile has the Storage Object \
+                 Admin role on the bucket",
+};
 
 /// A failed request: the HTTP status when the server answered, and a
 /// message for people.
@@ -43,21 +57,6 @@ pub struct Http {
     tokens: TokenSource,
     endpoint: Endpoint,
     bucket: String,
-}
-
-/// An error and its sources, joined with `: `.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 impl Http {
@@ -179,64 +178,37 @@ impl Http {
 
     async fn status_failure(&self, what: &str, response: Response) -> Failure {
         let status = response.status();
-        let detail = server_message(response).await;
-        let message = match status.as_u16() {
-            401 | 403 => format!(
-                "GCS rejected the credentials for bucket {} ({status}: {detail}): check \
-                 storage.gcs.keyfile and the service account's roles (Storage Object Admin)",
-                self.bucket
-            ),
-            _ => format!(
-                "{} answered {status} to {what} in bucket {}: {detail}",
-                self.endpoint, self.bucket
-            ),
-        };
+        let said = server_message(response).await;
+        let what = format!("{what} in bucket {}", self.bucket);
         Failure {
             status: Some(status.as_u16()),
-            message,
+            message: http_error::status_message(status, &what, said.as_deref(), &HINTS),
         }
     }
 
     /// The message for a request that got no answer.
     pub fn transport_failure(&self, what: &str, e: &reqwest::Error) -> Failure {
-        let chain = error_chain(e);
-        let lower = chain.to_ascii_lowercase();
-        let endpoint = &self.endpoint;
-        let message = if [
-            "certificate",
-            "tls",
-            "handshake",
-            "corrupt message",
-            "alert",
-        ]
-        .iter()
-        .any(|w| lower.contains(w))
-        {
-            format!(
-                "TLS with {endpoint} failed during {what}: {chain}: check that the endpoint \
-                 speaks HTTPS and that its certificate is trusted (a TLS-inspecting proxy? \
-                 GCS needs a certificate from the public Web PKI)"
-            )
-        } else if e.is_timeout() {
-            format!(
-                "{endpoint} did not answer {what} in time (connect {}s, read {}s): {chain}: \
-                 check the network{}",
+        let failure = TransportFailure::of(e);
+        let hint = match failure.kind {
+            TransportKind::Tls => "check that the endpoint speaks HTTPS and that its certificate \
+                 is trusted (a TLS-inspecting proxy? GCS needs a certificate from the public Web \
+                 PKI)"
+                .to_string(),
+            TransportKind::Timeout => format!(
+                "no answer within the connect ({} s) or read ({} s) timeout: check the network{}",
                 CONNECT_TIMEOUT.as_secs(),
                 READ_TIMEOUT.as_secs(),
                 self.emulator_hint()
-            )
-        } else if e.is_connect() {
-            format!(
-                "cannot connect to {endpoint} for {what}: {chain}: check the network and \
-                 proxy settings{}",
+            ),
+            TransportKind::Connect => format!(
+                "check the network and proxy settings{}",
                 self.emulator_hint()
-            )
-        } else {
-            format!("{what} at {endpoint} failed: {chain}")
+            ),
+            _ => String::new(),
         };
         Failure {
             status: None,
-            message,
+            message: failure.message(&self.endpoint.to_string(), what, &hint),
         }
     }
 
@@ -253,24 +225,16 @@ fn retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// The server's own explanation: JSON API `error.message`, else the start
-/// of the body, else the status text.
-async fn server_message(response: Response) -> String {
-    let status = response.status();
+/// The server's own explanation: JSON API `error.message`, else an excerpt
+/// of the body.
+async fn server_message(response: Response) -> Option<String> {
     let body = response.text().await.unwrap_or_default();
-    let from_json = serde_json::from_str::<serde_json::Value>(&body)
+    serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| {
             v.pointer("/error/message")
                 .and_then(|m| m.as_str())
                 .map(str::to_string)
-        });
-    match from_json {
-        Some(m) => m,
-        None if !body.trim().is_empty() => body.trim().chars().take(300).collect(),
-        None => status
-            .canonical_reason()
-            .unwrap_or("no explanation")
-            .to_string(),
-    }
+        })
+        .or_else(|| http_error::body_excerpt(&body))
 }

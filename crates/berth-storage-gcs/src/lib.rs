@@ -39,15 +39,22 @@
 //!   process — appends to it. Cancel abandons the session and deletes the
 //!   object, as the filesystem driver does.
 //! - **Redirects**: V4 signed URLs (`GOOG4-RSA-SHA256`, 20 minutes) when a
-//!   service account key is configured (on an emulator they point at the
-//!   emulator). Without a key (emulator without keyfile, metadata server,
-//!   gcloud user) [`StorageDriver::redirect_url`] gives `None` and the
-//!   registry serves blobs itself.
-//! - **Errors**: a missing object is `NotFound`; 401/403 say the credentials
-//!   were rejected (check `storage.gcs.keyfile` and the Storage Object Admin
-//!   role); a missing bucket, an unreachable endpoint, TLS failures and
-//!   timeouts (connect 10 s, read 60 s) say so. Connection failures,
-//!   timeouts, 408, 429 and 5xx are retried, three attempts at most.
+//!   service account key is configured. On an emulator they point at the
+//!   emulator, path style (`http://host:port/bucket/object?X-Goog-…`):
+//!   gcp-storage-emulator serves those URLs (with `Range`) and checks no
+//!   signature, so against it the tests see the URL's form and the bytes;
+//!   the signature is checked against Google's documented canonical request
+//!   and with the key's public half in the unit tests. Without a key
+//!   (emulator without keyfile, metadata server, gcloud user)
+//!   [`StorageDriver::redirect_url`] gives `None` and the registry serves
+//!   blobs itself.
+//! - **Errors**: a missing object is `NotFound`; a 401 says the credentials
+//!   were rejected (check `storage.gcs.keyfile`), a 403 that the service
+//!   account lacks a role (Storage Object Admin), both quoting GCS; a
+//!   missing bucket, an unreachable endpoint, TLS failures and timeouts
+//!   (connect 10 s, read 60 s) say so. The HTTP side of these messages is
+//!   [`berth_storage::http_error`]'s. Connection failures, timeouts, 408,
+//!   429 and 5xx are retried, three attempts at most.
 //!
 //! # Parameters (`storage.gcs`)
 //!
@@ -79,6 +86,14 @@
 //!   attempts is too slow for a test run).
 //! - The emulator ignores page sizes and page tokens: pagination is tested
 //!   against a small local server instead.
+//! - gcp-storage-emulator answers one request at a time (Python's
+//!   single-threaded `http.server`) and writes each download in one piece:
+//!   a client that stops reading a large download the registry serves
+//!   itself (no key, or `storage.redirect.disable`) holds the registry's
+//!   read of it, and every other request to the emulator waits — for the
+//!   registry, the 60 s read timeout three times, then a 500. Give the
+//!   emulator a key (`credentials` or `keyfile`) so blob downloads go to it
+//!   directly, and read responses to the end. GCS itself has no such limit.
 //!
 //! [JSON API]: https://cloud.google.com/storage/docs/json_api
 

@@ -25,13 +25,6 @@ pub struct Existing {
     pub generation: Option<String>,
 }
 
-/// An open resumable upload.
-struct Session {
-    uri: String,
-    /// Bytes the session holds.
-    sent: u64,
-}
-
 /// A writer for one object.
 pub struct GcsWriter {
     inner: Arc<Inner>,
@@ -42,7 +35,10 @@ pub struct GcsWriter {
     /// Where the new bytes are uploaded: the key, or a part object.
     target: String,
     buffer: BytesMut,
-    session: Option<Session>,
+    /// The resumable upload's session URI, once one is started.
+    session: Option<String>,
+    /// Bytes the resumable upload holds.
+    sent: u64,
     /// Bytes in the object so far, the base included.
     size: u64,
 }
@@ -64,6 +60,7 @@ impl GcsWriter {
             target,
             buffer: BytesMut::new(),
             session: None,
+            sent: 0,
         }
     }
 
@@ -71,28 +68,42 @@ impl GcsWriter {
         self.inner.bucket_failure("write", &self.path, f)
     }
 
-    /// Sends one full chunk from the buffer to the resumable session,
-    /// starting it first when needed.
-    async fn send_chunk(&mut self) -> Result<()> {
-        let http = &self.inner.http;
-        if self.session.is_none() {
-            let uri = http
-                .start_resumable(&self.target)
-                .await
-                .map_err(|f| self.fail(f))?;
-            self.session = Some(Session { uri, sent: 0 });
+    /// The resumable upload's session URI, starting the upload first when
+    /// needed.
+    async fn session(&mut self) -> Result<String> {
+        if let Some(uri) = &self.session {
+            return Ok(uri.clone());
         }
-        let Some(session) = self.session.as_mut() else {
-            return Ok(());
-        };
-        let chunk = self.buffer.split_to(self.inner.chunk_size).freeze();
-        let outcome = http
-            .put_chunk(&session.uri, session.sent, chunk.clone(), None)
+        let uri = self
+            .inner
+            .http
+            .start_resumable(&self.target)
+            .await
+            .map_err(|f| self.fail(f))?;
+        self.session = Some(uri.clone());
+        Ok(uri)
+    }
+
+    /// Sends `chunk`, the bytes after those the session holds; `total` (the
+    /// upload's size) finishes the upload. What GCS did not keep goes back
+    /// in front of the buffer. True once the upload is complete.
+    async fn send(&mut self, chunk: Bytes, total: Option<u64>) -> Result<bool> {
+        let uri = self.session().await?;
+        let outcome = self
+            .inner
+            .http
+            .put_chunk(&uri, self.sent, chunk.clone(), total)
             .await;
         match outcome {
+            Ok(Chunk::Done) if total.is_some() => Ok(true),
+            Ok(Chunk::Done) => Err(self.inner.backend(
+                "write",
+                &self.path,
+                "GCS finished a resumable upload before its last chunk".to_string(),
+            )),
             Ok(Chunk::Incomplete { persisted }) => {
                 let accepted = persisted
-                    .checked_sub(session.sent)
+                    .checked_sub(self.sent)
                     .filter(|&a| a <= chunk.len() as u64);
                 let Some(accepted) = accepted else {
                     return Err(self.inner.backend(
@@ -101,85 +112,54 @@ impl GcsWriter {
                         format!(
                             "GCS lost bytes of a resumable upload (it holds {persisted}, \
                              {} were sent): retry the upload",
-                            session.sent
+                            self.sent
                         ),
                     ));
                 };
-                session.sent = persisted;
-                // What GCS did not keep goes back in front of the buffer.
+                self.sent = persisted;
                 let rest = chunk.slice(accepted as usize..);
                 if !rest.is_empty() {
                     let mut again = BytesMut::from(&rest[..]);
                     again.extend_from_slice(&self.buffer);
                     self.buffer = again;
                 }
-                Ok(())
+                Ok(false)
             }
-            Ok(Chunk::Done) => Err(self.inner.backend(
-                "write",
-                &self.path,
-                "GCS finished a resumable upload before its last chunk".to_string(),
-            )),
             Err(f) => Err(self.fail(f)),
         }
     }
 
-    /// Uploads whatever is buffered as the end of the new bytes.
+    /// Uploads whatever is buffered as the end of the new bytes: one media
+    /// upload when it all fits in the buffer, else the resumable upload's
+    /// last request.
     async fn finish_upload(&mut self) -> Result<()> {
-        let http = &self.inner.http;
         if self.session.is_none() && !self.buffer.is_empty() {
             let body = self.buffer.split().freeze();
-            return http
+            return self
+                .inner
+                .http
                 .upload_media(&self.target, body)
                 .await
                 .map_err(|f| self.fail(f));
         }
-        // An empty object goes through a (one-request) resumable session
+        // An empty object goes through a (one-request) resumable upload
         // too: gcp-storage-emulator fails empty media uploads.
-        if self.session.is_none() {
-            let uri = http
-                .start_resumable(&self.target)
-                .await
-                .map_err(|f| self.fail(f))?;
-            self.session = Some(Session { uri, sent: 0 });
-        }
-        let Some(session) = self.session.as_mut() else {
-            return Ok(());
-        };
-        let total = session.sent + self.buffer.len() as u64;
+        let total = self.sent + self.buffer.len() as u64;
         // A few rounds at most: GCS may keep less than was sent.
         for _ in 0..4 {
-            let rest: Bytes = self.buffer.split().freeze();
-            match http
-                .put_chunk(&session.uri, session.sent, rest.clone(), Some(total))
-                .await
-            {
-                Ok(Chunk::Done) => return Ok(()),
-                Ok(Chunk::Incomplete { persisted })
-                    if persisted >= session.sent && persisted < total =>
-                {
-                    let accepted = (persisted - session.sent) as usize;
-                    self.buffer
-                        .extend_from_slice(&rest[accepted.min(rest.len())..]);
-                    session.sent = persisted;
-                }
-                Ok(Chunk::Incomplete { persisted }) => {
-                    return Err(self.inner.backend(
-                        "write",
-                        &self.path,
-                        format!(
-                            "GCS did not finish a resumable upload of {total} bytes (it holds \
-                             {persisted}): retry the upload"
-                        ),
-                    ));
-                }
-                Err(f) => return Err(self.fail(f)),
+            let rest = self.buffer.split().freeze();
+            if self.send(rest, Some(total)).await? {
+                return Ok(());
             }
         }
         Err(self.inner.backend(
             "write",
             &self.path,
-            "GCS kept refusing the end of a resumable upload: retry the upload".to_string(),
+            format!(
+                "GCS did not finish a resumable upload of {total} bytes (it holds {}): retry \
+                 the upload",
+                self.sent
+            ),
         ))
     }
 
@@ -233,7 +213,8 @@ impl FileWriter for GcsWriter {
         self.size += data.len() as u64;
         self.buffer.extend_from_slice(&data);
         while self.buffer.len() >= self.inner.chunk_size {
-            self.send_chunk().await?;
+            let chunk = self.buffer.split_to(self.inner.chunk_size).freeze();
+            self.send(chunk, None).await?;
         }
         Ok(())
     }
@@ -256,8 +237,8 @@ impl FileWriter for GcsWriter {
 
     async fn cancel(self: Box<Self>) -> Result<()> {
         let http = &self.inner.http;
-        if let Some(session) = &self.session {
-            http.cancel_resumable(&session.uri).await;
+        if let Some(uri) = &self.session {
+            http.cancel_resumable(uri).await;
         }
         // As the filesystem driver: the object is gone after a cancel.
         match http.delete_object(&self.key).await {

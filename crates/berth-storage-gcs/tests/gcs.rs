@@ -423,38 +423,58 @@ async fn list_and_delete_follow_page_tokens() {
     assert_eq!(seen[3].get("pageToken").map(String::as_str), Some("next"));
 }
 
-/// A JSON API that refuses everyone: the error names the bucket, the
-/// keyfile setting and the role to grant.
-#[tokio::test]
-async fn rejected_credentials_are_explained() {
-    let app = Router::new().fallback(any(|| async {
+/// A JSON API that refuses everyone with `status`, as GCS does.
+async fn refusing(status: StatusCode, message: &'static str) -> GcsDriver {
+    let app = Router::new().fallback(any(move || async move {
+        let code = status.as_u16();
         (
-            StatusCode::FORBIDDEN,
-            json!({"error": {"code": 403, "message":
-                "berth@x.iam.gserviceaccount.com does not have storage.objects.create access"}})
-            .to_string(),
+            status,
+            json!({"error": {"code": code, "message": message}}).to_string(),
         )
     }));
     let addr = serve(app).await;
-    let d = GcsDriver::open_at(
+    GcsDriver::open_at(
         &params(&[("bucket", json!("locked"))]),
         Endpoint::emulator(&addr.to_string()),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// A 403: the error names the bucket, quotes GCS and says which role the
+/// key's service account needs.
+#[tokio::test]
+async fn refused_permission_is_explained() {
+    let d = refusing(
+        StatusCode::FORBIDDEN,
+        "berth@x.iam.gserviceaccount.com does not have storage.objects.create access",
+    )
+    .await;
     for e in [
         d.put_content("/a", "x".into()).await.unwrap_err(),
         d.get_content("/a").await.unwrap_err(),
     ] {
         let text = std::error::Error::source(&e).unwrap().to_string();
-        assert!(
-            text.starts_with("GCS rejected the credentials for bucket locked"),
-            "{text}"
-        );
+        assert!(text.starts_with("GCS refused "), "{text}");
+        assert!(text.contains(" in bucket locked (403 Forbidden"), "{text}");
         assert!(text.contains("storage.gcs.keyfile"), "{text}");
         assert!(text.contains("Storage Object Admin"), "{text}");
         assert!(text.contains("storage.objects.create access"), "{text}");
     }
+}
+
+/// A 401: the credentials themselves were rejected.
+#[tokio::test]
+async fn rejected_credentials_are_explained() {
+    let d = refusing(StatusCode::UNAUTHORIZED, "Invalid Credentials").await;
+    let e = d.stat("/a").await.unwrap_err();
+    let text = std::error::Error::source(&e).unwrap().to_string();
+    assert!(
+        text.starts_with("GCS rejected the credentials for get object in bucket locked"),
+        "{text}"
+    );
+    assert!(text.contains("Invalid Credentials"), "{text}");
+    assert!(text.contains("check storage.gcs.keyfile"), "{text}");
 }
 
 #[derive(Default)]
@@ -616,7 +636,7 @@ async fn tls_failure_is_explained() {
         .unwrap_err();
     let text = std::error::Error::source(&e).unwrap().to_string();
     assert!(
-        text.starts_with(&format!("TLS with https://{addr} failed")),
+        text.starts_with(&format!("TLS handshake with https://{addr} failed")),
         "{text}"
     );
 }

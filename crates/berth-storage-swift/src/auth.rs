@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::{AuthVersion, EndpointType, SwiftConfig};
-use crate::error::{SwiftError, detail};
+use crate::error::SwiftError;
 use crate::retry;
 
 /// A token and where to use it.
@@ -56,17 +56,23 @@ pub async fn authenticate(
         .bytes()
         .await
         .map_err(|e| SwiftError::transport(&url, &e))?;
+    let body_text = String::from_utf8_lossy(&body);
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        return Err(SwiftError::Credentials {
-            detail: detail(&String::from_utf8_lossy(&body)),
-        });
+        return Err(SwiftError::status(
+            status,
+            &format!("authentication at {url}"),
+            &body_text,
+        ));
     }
     if !status.is_success() {
-        return Err(SwiftError::Other(format!(
-            "the identity service at {url} answered {status}{}; check storage.swift.authurl and storage.swift.authversion ({})",
-            detail(&String::from_utf8_lossy(&body)),
-            config.auth_version.number(),
-        )));
+        return Err(
+            SwiftError::status(status, &format!("authentication at {url}"), &body_text).hint(
+                &format!(
+                    "check storage.swift.authurl and storage.swift.authversion ({})",
+                    config.auth_version.number()
+                ),
+            ),
+        );
     }
     let region = config.region.as_deref();
     let session = match config.auth_version {

@@ -9,7 +9,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 
 use crate::auth::{self, Session};
 use crate::config::SwiftConfig;
-use crate::error::{SwiftError, detail};
+use crate::error::SwiftError;
 use crate::keys::encode;
 use crate::retry;
 
@@ -136,17 +136,6 @@ async fn check(response: Response, what: &str) -> Result<Response, SwiftError> {
     Err(match status {
         StatusCode::NOT_FOUND => SwiftError::NotFound,
         StatusCode::RANGE_NOT_SATISFIABLE => SwiftError::RangeNotSatisfiable,
-        StatusCode::UNAUTHORIZED => SwiftError::Credentials {
-            detail: detail(&body),
-        },
-        StatusCode::FORBIDDEN => SwiftError::Forbidden {
-            what: what.to_string(),
-            detail: detail(&body),
-        },
-        status => SwiftError::Status {
-            status,
-            what: what.to_string(),
-            detail: detail(&body),
-        },
+        status => SwiftError::status(status, what, &body),
     })
 }

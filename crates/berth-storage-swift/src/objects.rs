@@ -275,31 +275,35 @@ impl Client {
     /// container's headers.
     pub async fn ensure_container(&self) -> Result<reqwest::header::HeaderMap, SwiftError> {
         let container = &self.config().container;
+        let forbidden = |e: &SwiftError| e.http_status() == Some(reqwest::StatusCode::FORBIDDEN);
         match self
-            .send("HEAD container", |http, s| http.head(self.container_url(s)))
+            .send(&format!("HEAD of container {container:?}"), |http, s| {
+                http.head(self.container_url(s))
+            })
             .await
         {
             Ok(response) => return Ok(response.headers().clone()),
             Err(SwiftError::NotFound) => {}
-            Err(SwiftError::Forbidden { detail, .. }) => {
-                return Err(SwiftError::Other(format!(
-                    "access to container {container:?} is forbidden for this user{detail}: grant it access (ACLs or roles) or fix storage.swift.container"
-                )));
+            Err(e) if forbidden(&e) => {
+                return Err(
+                    e.hint("or fix storage.swift.container if it names the wrong container")
+                );
             }
             Err(e) => return Err(e),
         }
         tracing::info!(container, "swift: creating the container");
         match self
-            .send("PUT container", |http, s| {
+            .send(&format!("creating container {container:?}"), |http, s| {
                 http.put(self.container_url(s))
                     .header("Content-Length", "0")
             })
             .await
         {
             Ok(_) => Ok(reqwest::header::HeaderMap::new()),
-            Err(SwiftError::Forbidden { detail, .. }) => Err(SwiftError::Other(format!(
-                "container {container:?} does not exist and this user may not create it (403 Forbidden){detail}: create it, give the user a role that may, or fix storage.swift.container"
-            ))),
+            Err(e) if forbidden(&e) => Err(e.hint(
+                "the container does not exist and this user may not create it: create it, or fix \
+                 storage.swift.container",
+            )),
             Err(e) => Err(e),
         }
     }

@@ -39,11 +39,7 @@ pub async fn send(
             Ok(response) => return Ok(response),
             Err(e) => {
                 let error = SwiftError::transport(&url, &e);
-                let transient = matches!(
-                    error,
-                    SwiftError::Connect { .. } | SwiftError::Timeout { .. }
-                );
-                if !transient || attempt >= MAX_ATTEMPTS {
+                if !error.is_transient() || attempt >= MAX_ATTEMPTS {
                     return Err(error);
                 }
                 tracing::debug!(%method, %error, attempt, "swift: retrying");

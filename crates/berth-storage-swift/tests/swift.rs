@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_config::Parameters;
+use berth_storage::probe::{StepStatus, probe};
 use berth_storage::{StorageDriver, suite};
 use berth_storage_swift::SwiftDriver;
 use bytes::Bytes;
@@ -35,15 +36,20 @@ fn env() -> Option<Env> {
             user,
             key,
         }),
-        _ => {
-            let how = "start Swift with `source scripts/storage-servers.sh swift` (it exports BERTH_TEST_SWIFT_AUTHURL/USER/KEY), then run `cargo nextest run -p berth-storage-swift`";
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("the Swift test server is not configured: {how}");
-            }
-            eprintln!("skipping: no Swift test server; {how}");
-            None
-        }
+        _ => unavailable(
+            "no Swift test server: start Swift with `source scripts/storage-servers.sh swift` (it exports BERTH_TEST_SWIFT_AUTHURL/USER/KEY), then run `cargo nextest run -p berth-storage-swift`",
+        ),
     }
+}
+
+/// A test server (or user) that is not there: a failure under CI, else a
+/// skip.
+fn unavailable<T>(how: &str) -> Option<T> {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{how}");
+    }
+    eprintln!("skipping: {how}");
+    None
 }
 
 fn unique(name: &str) -> String {
@@ -118,6 +124,37 @@ impl Raw {
             .iter()
             .map(|e| e["name"].as_str().unwrap().to_string())
             .collect()
+    }
+
+    /// Creates `container` with metadata `headers` (Temp-URL keys, ACLs).
+    async fn create(&self, container: &str, headers: &[(&str, &str)]) {
+        let mut request = self
+            .http
+            .put(format!("{}/{container}", self.storage_url))
+            .header("X-Auth-Token", &self.token)
+            .header("Content-Length", "0");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let status = request.send().await.expect("Swift answers").status();
+        assert!(status.is_success(), "PUT {container} {headers:?}: {status}");
+    }
+
+    /// The container's Temp-URL keys (`…-Key` and `…-Key-2`).
+    async fn temp_url_keys(&self, container: &str) -> [Option<String>; 2] {
+        let r = self
+            .send(reqwest::Method::HEAD, &format!("/{container}"))
+            .await;
+        [
+            "X-Container-Meta-Temp-Url-Key",
+            "X-Container-Meta-Temp-Url-Key-2",
+        ]
+        .map(|name| {
+            r.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
     }
 
     async fn status(&self, method: reqwest::Method, path: &str) -> u16 {
@@ -399,7 +436,9 @@ async fn a_wrong_password_says_the_credentials_were_rejected() {
     params.insert("password", json!("not-the-password"));
     let e = SwiftDriver::open(&params).await.unwrap_err().to_string();
     assert!(
-        e.contains("Swift rejected the credentials: check storage.swift.username/password"),
+        e.contains("Swift rejected the credentials for authentication at")
+            && e.contains("401 Unauthorized")
+            && e.contains("check storage.swift.username and storage.swift.password"),
         "{e}"
     );
 }
@@ -448,4 +487,143 @@ async fn a_missing_parameter_is_named_without_network() {
     params.insert("password", json!("p"));
     let e = SwiftDriver::open(&params).await.unwrap_err().to_string();
     assert!(e.starts_with("storage.swift.container: missing"), "{e}");
+}
+
+#[tokio::test]
+async fn temp_url_keys_set_by_others_are_never_replaced() {
+    let Some(env) = env() else { return };
+    let raw = env.raw().await;
+    let ours = format!("ours-{}", uuid::Uuid::new_v4().simple());
+    let some = |k: &str| Some(k.to_string());
+
+    // The admin keeps a key of their own on the container: the driver
+    // stores its key in the empty second slot and leaves the admin's.
+    let container = unique("admin-key");
+    raw.create(
+        &container,
+        &[("X-Container-Meta-Temp-URL-Key", "the-admins-key")],
+    )
+    .await;
+    let d = env.open(&container, &[("secretkey", json!(ours))]).await;
+    assert_eq!(
+        raw.temp_url_keys(&container).await,
+        [some("the-admins-key"), some(&ours)]
+    );
+    d.put_content("/blob", "redirected".into()).await.unwrap();
+    let url = d.redirect_url("/blob").await.unwrap().expect("a TempURL");
+    let got = reqwest::get(&url).await.unwrap();
+    assert_eq!(got.status().as_u16(), 200, "GET {url}");
+    assert_eq!(got.text().await.unwrap(), "redirected");
+    // Opening again finds the key where it left it and changes nothing.
+    let again = env.open(&container, &[("secretkey", json!(ours))]).await;
+    assert!(again.redirect_url("/blob").await.unwrap().is_some());
+    assert_eq!(
+        raw.temp_url_keys(&container).await,
+        [some("the-admins-key"), some(&ours)]
+    );
+    raw.destroy(&container).await;
+
+    // Both slots taken by others: nothing is replaced, and since Swift
+    // would refuse the driver's TempURLs (401), it redirects nowhere and
+    // the registry serves blobs itself.
+    let container = unique("full-keys");
+    let theirs = [
+        ("X-Container-Meta-Temp-URL-Key", "first-admin-key"),
+        ("X-Container-Meta-Temp-URL-Key-2", "second-admin-key"),
+    ];
+    raw.create(&container, &theirs).await;
+    let d = env.open(&container, &[("secretkey", json!(ours))]).await;
+    assert_eq!(d.redirect_url("/blob").await.unwrap(), None);
+    assert_eq!(
+        raw.temp_url_keys(&container).await,
+        [some("first-admin-key"), some("second-admin-key")]
+    );
+    raw.destroy(&container).await;
+}
+
+/// The TempAuth user without rights of its own that
+/// `scripts/storage-servers.sh swift` adds: BERTH_TEST_SWIFT_READER_{USER,KEY}.
+fn reader(env: &Env) -> Option<Env> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (
+        var("BERTH_TEST_SWIFT_READER_USER"),
+        var("BERTH_TEST_SWIFT_READER_KEY"),
+    ) {
+        (Some(user), Some(key)) => Some(Env {
+            auth_url: env.auth_url.clone(),
+            user,
+            key,
+        }),
+        _ => unavailable(
+            "no Swift reader user: BERTH_TEST_SWIFT_READER_USER/KEY are unset; start Swift with the current `scripts/storage-servers.sh swift`",
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_user_who_may_only_read_gets_a_clear_403_from_the_probe() {
+    let Some(env) = env() else { return };
+    let Some(reader) = reader(&env) else { return };
+    let raw = env.raw().await;
+
+    // No rights at all on the container: opening says so.
+    let closed = unique("closed");
+    raw.create(&closed, &[]).await;
+    let e = SwiftDriver::open(&reader.params(&closed, &[]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "Swift refused HEAD of container \"{closed}\" (403 Forbidden"
+        )),
+        "{e}"
+    );
+    assert!(e.contains("storage.swift.container"), "{e}");
+    raw.destroy(&closed).await;
+
+    // Read access through the container's ACL: the probe lists, then its
+    // write fails with Swift's 403 and what to check.
+    let container = unique("read-only");
+    raw.create(&container, &[("X-Container-Read", reader.user.as_str())])
+        .await;
+    let d = reader.open(&container, &[]).await;
+    let report = probe(&d).await;
+    eprintln!("{}", report.render());
+    let steps: Vec<_> = report.steps.iter().map(|s| (s.step, s.status)).collect();
+    assert_eq!(
+        steps[0],
+        ("list", StepStatus::Passed),
+        "{}",
+        report.render()
+    );
+    assert_eq!(
+        steps[1],
+        ("write", StepStatus::Failed),
+        "{}",
+        report.render()
+    );
+    let detail = report.failure().unwrap().detail.clone().unwrap_or_default();
+    for words in [
+        "Swift refused PUT object (403 Forbidden",
+        "lack permission",
+        ".admin",
+        "X-Container-Write",
+    ] {
+        assert!(detail.contains(words), "{words:?} in {detail}");
+    }
+    assert!(
+        raw.names(&container).await.is_empty(),
+        "nothing was written"
+    );
+
+    // With a secretkey it may not store (only the account's owner may),
+    // Swift would refuse its TempURLs: no redirects, rather than 401s.
+    let secret = format!("key-{}", uuid::Uuid::new_v4().simple());
+    let d = reader
+        .open(&container, &[("secretkey", json!(secret))])
+        .await;
+    assert_eq!(d.redirect_url("/anything").await.unwrap(), None);
+    assert_eq!(raw.temp_url_keys(&container).await, [None, None]);
+    raw.destroy(&container).await;
 }

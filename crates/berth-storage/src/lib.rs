@@ -29,6 +29,7 @@
 
 pub mod error;
 pub mod filesystem;
+pub mod http_error;
 pub mod inmemory;
 pub mod open;
 pub mod path;
