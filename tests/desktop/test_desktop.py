@@ -7,11 +7,14 @@ WebKitWebDriver; the app starts the real berthd sidecar. Steps:
 
 1. launch: the window shows the sidebar (time to a usable window is measured);
 2. status: the Status page says the registry is running, at its address;
-3. idle: CPU use of the app (and its WebKit processes) and of the sidecar at rest;
+3. idle: no animation runs at rest, and CPU use of the app (and its WebKit
+   processes) and of the sidecar over 20 s at rest stays low;
 4. storage save: a new filesystem directory is saved from the Storage page; the
    toast says the registry restarted, config.yml names the directory, the
    registry answers on its port and reports the new backend;
-5. quit: closing the window exits the app and stops the sidecar.
+5. quit: closing the window exits the app and stops the sidecar;
+6. kill: the app started again and SIGKILLed (no chance to clean up) still
+   leaves no sidecar behind (berthd serve --exit-with-parent).
 
 Screenshots go to tests/desktop/artifacts/ (and the Status page to
 docs/screenshots/desktop-status.png); measurements to artifacts/metrics.json.
@@ -25,6 +28,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -51,8 +55,9 @@ LAUNCH_TIMEOUT = 60  # s, first launch includes WebKit's own start-up
 SIDECAR_TIMEOUT = 60  # s, until the Status page says "running"
 SAVE_TIMEOUT = 90  # s, probe + restart + health check
 QUIT_TIMEOUT = 30  # s, until the app and the sidecar are gone
-IDLE_AFTER = 10.0  # s after launch before measuring idle CPU
-IDLE_WINDOW = 5.0  # s of idle CPU measurement
+IDLE_AFTER = 5.0  # s after launch before measuring idle CPU
+IDLE_WINDOW = 20.0  # s of idle CPU measurement
+IDLE_CPU_LIMIT = 20.0  # % of one core, the app (with WebKit) and the sidecar together
 
 
 class StepFailed(Exception):
@@ -235,6 +240,7 @@ class Run:
         self.window: Window | None = None
         self.app_pid: int | None = None
         self.sidecar_pid: int | None = None
+        self.killed_app: subprocess.Popen | None = None
 
     # The first launch finds this config (as a user's earlier session would have
     # left it), so the registry uses a free port and a scratch directory.
@@ -346,25 +352,36 @@ class Run:
         shutil.copyfile(shot, DOCS_SCREENSHOTS / "desktop-status.png")
 
     def idle_cpu(self) -> None:
+        window = self.require_window()
+        # Nothing moves on a window at rest: no infinite CSS animation (the
+        # state dot pulses only while the registry starts, a spinner spins only
+        # while something is being done). WebKit repaints for every running
+        # animation, in software under Xvfb: that once cost ~70% of a core.
+        running = window.driver.execute_script(
+            "return document.getAnimations().filter((a) => a.playState === 'running')"
+            ".map((a) => (a.animationName || a.constructor.name) + ' on '"
+            " + (a.effect && a.effect.target ? a.effect.target.className : '?'));"
+        )
+        self.metrics["animationsAtRest"] = running
+        self.metrics["prefersReducedMotion"] = window.driver.execute_script(
+            "return matchMedia('(prefers-reduced-motion: reduce)').matches;"
+        )
         rest = self.launched_at + IDLE_AFTER - time.monotonic()
         if rest > 0:
             time.sleep(rest)
         app = [self.app_pid or 0] + descendants(self.app_pid or 0)
         app = [pid for pid in app if pid != self.sidecar_pid]
-        self.metrics["idleCpuPercent"] = cpu_percent(app + [self.sidecar_pid or 0], IDLE_WINDOW)
+        usage = cpu_percent(app + [self.sidecar_pid or 0], IDLE_WINDOW)
+        self.metrics["idleCpuPercent"] = usage
+        self.metrics["idleCpuWindowSeconds"] = IDLE_WINDOW
         self.metrics["appRssMiB"] = round(sum(rss_kib(pid) for pid in app) / 1024, 1)
         self.metrics["sidecarRssMiB"] = round(rss_kib(self.sidecar_pid or 0) / 1024, 1)
-        # What the UI's infinite CSS animations (the pulsing state dots) cost:
-        # WebKit repaints for them, in software under Xvfb.
-        window = self.require_window()
-        window.driver.execute_script(
-            "const s = document.createElement('style'); s.id = 'no-animations';"
-            "s.textContent = '*, *::before, *::after { animation: none !important; }';"
-            "document.head.append(s);"
-        )
-        time.sleep(1)
-        self.metrics["idleCpuPercentWithoutAnimations"] = cpu_percent(app, IDLE_WINDOW)
-        window.driver.execute_script("document.getElementById('no-animations')?.remove();")
+        if running:
+            raise StepFailed(f"animations run on the window at rest: {running}")
+        if usage["total"] > IDLE_CPU_LIMIT:
+            raise StepFailed(
+                f"the app at rest uses {usage['total']}% of a core (limit {IDLE_CPU_LIMIT}%): {usage}"
+            )
 
     def storage_save(self) -> None:
         window = self.require_window()
@@ -422,19 +439,69 @@ class Run:
         started = time.monotonic()
         # Close the window the way its title bar's close button does (WebDriver's
         # own "close window" kills the app outright, which is no user's quit).
-        window.driver.execute_script(
-            "window.__TAURI_INTERNALS__.invoke('plugin:window|close', { label: 'main' })"
-            ".catch((e) => { document.title = 'close failed: ' + JSON.stringify(e); });"
-        )
+        # The close runs after this script has returned: the app exits as soon
+        # as its last window closes, and a reply still owed to WebDriver then
+        # never comes (WebKitWebDriver answers with an empty error).
+        lost_reply: WebDriverException | None = None
+        try:
+            window.driver.execute_script(
+                "setTimeout(() => window.__TAURI_INTERNALS__.invoke('plugin:window|close', { label: 'main' })"
+                ".catch((e) => { document.title = 'close failed: ' + JSON.stringify(e); }), 100);"
+            )
+        except WebDriverException as err:
+            # Only the processes below say whether the app quit.
+            lost_reply = err
         gone = wait_until(lambda: not alive(app_pid), QUIT_TIMEOUT)
         self.metrics["quitSeconds"] = round(time.monotonic() - started, 2)
         if not gone:
-            raise StepFailed(f"the app (pid {app_pid}) still runs {QUIT_TIMEOUT}s after its window closed")
+            title = "" if lost_reply else f" (title: {window.driver.title!r})"
+            raise StepFailed(
+                f"the app (pid {app_pid}) still runs {QUIT_TIMEOUT}s after its window closed{title}"
+                + (f"; closing it failed: {lost_reply!r}" if lost_reply else "")
+            )
         if not wait_until(lambda: not alive(sidecar_pid), 5):
             raise StepFailed(f"the sidecar berthd (pid {sidecar_pid}) outlived the app")
         left = [pid for pid in pids_of(BERTHD) if mentions(pid, str(self.scratch))]
         if left:
             raise StepFailed(f"berthd processes of this run are still running: {left}")
+        # The WebDriver session has no browser any more.
+        try:
+            window.driver.quit()
+        except WebDriverException:
+            pass
+        self.window = None
+
+    def kill_app(self) -> None:
+        """SIGKILL of the app (no chance to stop anything) still ends the sidecar:
+        berthd runs with --exit-with-parent and its stdin pipe closes with the app."""
+        env = dict(os.environ, BERTH_APP_DATA_DIR=str(self.data_dir))
+        with open(ARTIFACTS / "killed-app.log", "w") as log:
+            app = subprocess.Popen([str(APP)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.killed_app = app
+        found: list[int] = []
+
+        def sidecar_started() -> bool:
+            found[:] = [pid for pid in children(app.pid) if proc_exe(pid) == str(BERTHD) and alive(pid)]
+            return bool(found)
+
+        if not wait_until(sidecar_started, SIDECAR_TIMEOUT):
+            raise StepFailed(f"the app (pid {app.pid}) started no berthd within {SIDECAR_TIMEOUT}s")
+        sidecar = self.sidecar_pid = found[0]
+        if not wait_until(lambda: answers_v2(self.registry_port), SIDECAR_TIMEOUT):
+            raise StepFailed(f"the registry never answered on 127.0.0.1:{self.registry_port}")
+        helpers = [pid for pid in descendants(app.pid) if pid != sidecar]
+        app.send_signal(signal.SIGKILL)
+        app.wait()
+        started = time.monotonic()
+        gone = wait_until(lambda: not alive(sidecar), 10)
+        self.metrics["sidecarExitAfterAppKillSeconds"] = round(time.monotonic() - started, 2)
+        if not gone:
+            raise StepFailed(f"the sidecar berthd (pid {sidecar}) still runs 10s after the app was SIGKILLed")
+        if answers_v2(self.registry_port):
+            raise StepFailed(f"something still answers on 127.0.0.1:{self.registry_port}")
+        # WebKit's helper processes end with the app's side of their sockets.
+        if not wait_until(lambda: not any(alive(pid) for pid in helpers), 10):
+            raise StepFailed(f"helper processes of the killed app still run: {[p for p in helpers if alive(p)]}")
 
     def require_window(self) -> Window:
         if self.window is None:
@@ -447,6 +514,9 @@ class Run:
                 self.window.driver.quit()
             except Exception:  # the app is usually gone already
                 pass
+        if self.killed_app and self.killed_app.poll() is None:
+            self.killed_app.kill()
+            self.killed_app.wait()
         leftovers = [self.app_pid, self.sidecar_pid] + [
             pid for pid in pids_of(BERTHD) if mentions(pid, str(self.scratch))
         ]
@@ -492,10 +562,25 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def answer_v2(port: int) -> None:
-    url = f"http://127.0.0.1:{port}/v2/"
+# The app serves TLS by default, with its own CA; these checks ask only
+# whether the registry answers.
+LIVENESS_TLS = ssl._create_unverified_context()
+
+
+def answers_v2(port: int) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(
+            f"https://127.0.0.1:{port}/v2/", timeout=2, context=LIVENESS_TLS
+        ) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def answer_v2(port: int) -> None:
+    url = f"https://127.0.0.1:{port}/v2/"
+    try:
+        with urllib.request.urlopen(url, timeout=5, context=LIVENESS_TLS) as response:
             if response.status != 200:
                 raise StepFailed(f"{url} answered {response.status}")
     except urllib.error.URLError as err:
@@ -526,6 +611,7 @@ def main() -> int:
             ("idle-cpu", run.idle_cpu),
             ("storage-save", run.storage_save),
             ("quit-stops-sidecar", run.quit),
+            ("kill-stops-sidecar", run.kill_app),
         ]
         for name, body in steps:
             if not run.step(name, body):

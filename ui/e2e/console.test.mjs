@@ -4,6 +4,8 @@
 // (BERTH_TEST_S3_ENDPOINT, _BUCKET, _ACCESS_KEY, _SECRET_KEY, _REGION).
 
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { api, freePort, missing, missingPeers, screenshot, startStack } from "./harness.mjs";
 
@@ -88,6 +90,10 @@ describe("Berth console in Chromium", { skip: gaps.length > 0 ? "peers missing (
     const status = await api(stack.baseUrl, "status");
     assert.equal(status.state, "running");
     assert.equal(await page.locator('[data-testid="status-address"]').textContent(), status.address);
+    // TLS by default: the address is https, and the certificate is shown.
+    assert.match(status.url, /^https:\/\/127\.0\.0\.1:\d+\/v2\/$/);
+    assert.equal(await page.locator('[data-testid="status-url"]').textContent(), status.url);
+    assert.match((await page.locator('[data-testid="status-certificate"]').textContent()) ?? "", /127\.0\.0\.1/);
     assert.match((await page.locator('[data-testid="status-driver"]').textContent()) ?? "", /filesystem/);
     // The live log shows the sidecar's output.
     await page.locator('[data-testid="log-lines"] .line').first().waitFor({ timeout: 15000 });
@@ -102,6 +108,98 @@ describe("Berth console in Chromium", { skip: gaps.length > 0 ? "peers missing (
     const after = await api(stack.baseUrl, "status");
     assert.equal(after.state, "running");
     assert.notEqual(after.pid, before.pid, "restart should start a new sidecar process");
+  });
+
+  test("trust page: the certificate, trust after a dry run, verify, one-liners, untrust", async () => {
+    await open("trust");
+    const status = await api(stack.baseUrl, "trustStatus");
+    const registry = status.registry;
+    assert.match(registry, /^127\.0\.0\.1:\d+$/);
+    const fingerprint = page.locator('[data-testid="trust-ca-fingerprint"]');
+    await fingerprint.waitFor();
+    assert.equal(await fingerprint.textContent(), status.ca.sha256Fingerprint);
+    assert.match((await page.locator('[data-testid="trust-ca-subject"]').textContent()) ?? "", /Berth CA on /);
+    assert.match((await page.locator('[data-testid="trust-server-names"]').textContent()) ?? "", /127\.0\.0\.1/);
+    assert.match((await page.locator('[data-testid="trust-expiry"]').textContent()) ?? "", /\d{4}/);
+    await page.locator('[data-testid="trust-root-notice"]', { hasText: stack.dirs.trustRoot }).waitFor();
+    const row = (/** @type {string} */ target) => page.locator(`[data-testid="trust-client-row"][data-target="${target}"]`);
+    for (const [target, state] of [
+      ["system", "not-trusted"],
+      ["docker", "not-trusted"],
+      ["containers", "not-trusted"],
+      ["containerd", "not-present"],
+      ["nss", "not-present"],
+    ]) {
+      assert.equal(await row(target).getAttribute("data-state"), state, target);
+    }
+    assert.match((await row("containerd").textContent()) ?? "", /Not on this machine/);
+
+    // The one-liners carry the hash of the very script the registry serves.
+    const lines = await api(stack.baseUrl, "trustOneLiners");
+    const linux = (await page.locator('[data-testid="one-liner-linux"] code').textContent()) ?? "";
+    assert.equal(linux, lines.linux);
+    assert.ok(linux.includes(`https://${registry}/ca/install.sh`) && linux.includes(lines.shSha256), linux);
+    assert.ok(((await page.locator('[data-testid="one-liner-windows"] code').textContent()) ?? "").includes(lines.ps1Sha256.toUpperCase()));
+
+    // Trust: the dry run first, naming every file; nothing written before the click.
+    const anchor = join(stack.dirs.trustRoot, "usr/local/share/ca-certificates/berth-127.0.0.1.crt");
+    const dockerCa = join(stack.dirs.trustRoot, "etc/docker/certs.d", registry, "ca.crt");
+    const podmanCa = join(stack.dirs.trustRoot, "etc/containers/certs.d", registry, "ca.crt");
+    await page.click('[data-testid="trust-apply-open"]');
+    await page.locator('[data-testid="trust-plan"][data-action="trust"] [data-testid="trust-plan-line"]').first().waitFor();
+    for (const file of [anchor, dockerCa, podmanCa]) {
+      await page.locator(`[data-testid="trust-plan-line"][data-path="${file}"][data-elevated="true"]`).waitFor();
+    }
+    await page.locator('[data-testid="trust-plan-line"]', { hasText: "update-ca-certificates" }).waitFor();
+    assert.ok(!existsSync(anchor), "nothing is written before the confirmation");
+    await screenshot(page, "15-trust-plan");
+    await page.click('[data-testid="trust-plan-confirm"]');
+    await page.locator(".toast.success").filter({ hasText: "trusts the registry's CA" }).waitFor({ timeout: 30000 });
+    const caPem = readFileSync(join(stack.dirs.appData, "ca", "ca.crt"), "utf8");
+    for (const file of [anchor, dockerCa, podmanCa]) {
+      assert.equal(readFileSync(file, "utf8"), caPem, file);
+    }
+    for (const target of ["system", "docker", "containers"]) {
+      await page.locator(`[data-testid="trust-client-row"][data-target="${target}"][data-state="trusted"]`).waitFor();
+    }
+
+    // Verify: real TLS handshakes with the registry, per client, with only its files.
+    await page.click('[data-testid="trust-verify"]');
+    await page.locator('[data-testid="verify-result"][data-all-trusted="true"]').waitFor({ timeout: 30000 });
+    assert.equal(await row("docker").locator('[data-testid="verify-state"]').getAttribute("data-state"), "trusted");
+    // The picture for the README, without the toast of the click before.
+    for (const close of await page.locator('.toast button[aria-label="Dismiss"]').all()) await close.click();
+    await page.locator(".toast").first().waitFor({ state: "detached" });
+    await page.evaluate(() => document.querySelector("main")?.scrollTo(0, 0));
+    await screenshot(page, "16-trust", "trust");
+
+    // The copy buttons put the exact command on the clipboard.
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.baseUrl });
+    await page.locator('[data-testid="one-liner-linux"] button').click();
+    await page.locator('[data-testid="one-liner-linux"] button', { hasText: "Copied" }).waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), lines.linux);
+
+    // Untrust removes exactly those files; the directories they made go too.
+    await page.click('[data-testid="trust-untrust-open"]');
+    await page.locator('[data-testid="trust-plan"][data-action="untrust"] [data-testid="trust-plan-line"]').first().waitFor();
+    await page.click('[data-testid="trust-plan-confirm"]');
+    await page.locator(".toast.success").filter({ hasText: "no longer trusted" }).waitFor({ timeout: 30000 });
+    for (const file of [anchor, dockerCa, podmanCa]) assert.ok(!existsSync(file), `${file} is removed`);
+    assert.ok(existsSync(join(stack.dirs.trustRoot, "etc/docker/certs.d")), "parents stay");
+    await page.locator('[data-testid="trust-client-row"][data-target="docker"][data-state="not-trusted"]').waitFor();
+
+    // The insecure alternative, and back.
+    const daemonJson = join(stack.dirs.trustRoot, "etc/docker/daemon.json");
+    await page.click('[data-testid="insecure-add"]');
+    await page.locator(`[data-testid="trust-plan"][data-action="insecure"] [data-testid="trust-plan-line"][data-path="${daemonJson}"]`).waitFor();
+    await page.click('[data-testid="trust-plan-confirm"]');
+    await page.locator('[data-testid="insecure-row"][data-target="docker"][data-state="insecure"]').waitFor({ timeout: 30000 });
+    assert.deepEqual(JSON.parse(readFileSync(daemonJson, "utf8"))["insecure-registries"], [registry]);
+    await page.click('[data-testid="insecure-remove"]');
+    await page.locator('[data-testid="trust-plan"][data-action="secure"] [data-testid="trust-plan-line"]').first().waitFor();
+    await page.click('[data-testid="trust-plan-confirm"]');
+    await page.locator('[data-testid="insecure-row"][data-target="docker"][data-state="verified"]').waitFor({ timeout: 30000 });
+    assert.ok(!existsSync(daemonJson), "daemon.json held only Berth's entry, so it is gone");
   });
 
   test("the storage form follows the selected backend", async () => {
@@ -339,7 +437,7 @@ describe("Berth console in Chromium", { skip: gaps.length > 0 ? "peers missing (
 
   test("the window works at 900 px wide", async () => {
     await page.setViewportSize({ width: 900, height: 760 });
-    for (const p of ["status", "storage", "config", "credentials"]) {
+    for (const p of ["status", "storage", "config", "credentials", "trust"]) {
       await open(p);
       await page.waitForTimeout(300);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);

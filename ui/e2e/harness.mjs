@@ -1,11 +1,13 @@
 // The browser end-to-end tests' real peers: a private D-Bus session with an
 // unlocked GNOME Keyring (the Secret Service berth-admin keeps secrets in),
-// `berthd console` on a free 127.0.0.1 port with a temporary data directory,
-// and Debian's Chromium driven by playwright-core. Everything is started here
+// `berthd console` on a free 127.0.0.1 port with a temporary data directory
+// (its Trust page acting on a temporary Debian-like root, so applying a plan
+// writes files there and runs no commands), and Debian's Chromium driven by
+// playwright-core. Everything is started here
 // and stopped by PID at the end; nothing is faked.
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, createWriteStream, copyFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, createWriteStream, copyFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -206,9 +208,13 @@ export async function startStack() {
     runtime: join(root, "run"),
     appData: join(root, "app-data"),
     registry: join(root, "registry"),
+    trustRoot: join(root, "trust-root"),
     logs: join(artifactsDir, "logs"),
   };
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 });
+  // The machine the Trust page manages: Debian with Docker and podman.
+  for (const d of ["etc/docker", "etc/containers"]) mkdirSync(join(dirs.trustRoot, d), { recursive: true });
+  writeFileSync(join(dirs.trustRoot, "etc/os-release"), 'ID=debian\nVERSION_ID="12"\n');
 
   const busAddress = `unix:path=${join(dirs.runtime, "bus")}`;
   /** @type {NodeJS.ProcessEnv} */
@@ -224,6 +230,7 @@ export async function startStack() {
     BERTH_DATA_DIR: dirs.registry,
     BERTH_APP_DATA_DIR: dirs.appData,
     BERTH_UI_DIR: join(uiDir, "dist"),
+    BERTH_TRUST_ROOT: dirs.trustRoot,
     RUST_BACKTRACE: "1",
   };
   if (process.env.RUST_LOG) env.RUST_LOG = process.env.RUST_LOG;

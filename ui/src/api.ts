@@ -12,12 +12,19 @@ import type {
   KeychainStatus,
   LogLevel,
   LogPage,
+  OneLiners,
   ProbeResult,
   Review,
   SaveResult,
   Status,
   StorageForm,
   StorageSettings,
+  TrustAction,
+  TrustApplied,
+  TrustPlan,
+  TrustStatus,
+  TrustTarget,
+  VerifyResult,
 } from "./lib/types";
 
 /** The error codes the admin API answers with. */
@@ -191,6 +198,21 @@ export const credentialsList = () => call<Credential[]>("credentialsList");
 export const credentialsSet = (name: string, value: string) => call<Credential[]>("credentialsSet", { name, value });
 /** Deletes a secret; returns the list. */
 export const credentialsDelete = (name: string) => call<Credential[]>("credentialsDelete", { name });
+
+// Trust
+
+/** The CA, the served certificate, and each client's trust on this machine. */
+export const trustStatus = () => call<TrustStatus>("trustStatus");
+/** The dry run: the files and commands an action would touch, and which need administrator rights. */
+export const trustPlan = (action: TrustAction, targets?: TrustTarget[]) =>
+  call<TrustPlan>("trustPlan", targets ? { action, targets } : { action });
+/** Applies the plan that was shown (`planId`); nothing happens when it would now differ. */
+export const trustApply = (action: TrustAction, planId: string, targets?: TrustTarget[]) =>
+  call<TrustApplied>("trustApply", targets ? { action, planId, targets } : { action, planId });
+/** A TLS handshake with the registry per client, with only that client's CA files. */
+export const trustVerify = () => call<VerifyResult>("trustVerify");
+/** The one-line commands other machines run to trust the CA. */
+export const trustOneLiners = () => call<OneLiners>("trustOneLiners");
 
 /** A user-facing text for any error: the message, then the hint. */
 export function describeError(e: unknown): { message: string; hint: string | null } {

@@ -10,8 +10,10 @@ use berth_config::Config;
 pub struct Endpoint {
     /// Where berthd listens, as `http.addr` says (`:5000` written `0.0.0.0:5000`).
     pub listen: String,
-    /// The base URL of the API on this machine, e.g. `http://127.0.0.1:5000/v2/`.
+    /// The base URL of the API on this machine, e.g. `https://127.0.0.1:5000/v2/`.
     pub url: String,
+    /// `host:port` to connect to from this machine (a wildcard as loopback).
+    pub connect: String,
 }
 
 impl Endpoint {
@@ -42,6 +44,7 @@ impl Endpoint {
         Endpoint {
             listen,
             url: format!("{scheme}://{connect}{prefix}/v2/"),
+            connect,
         }
     }
 }

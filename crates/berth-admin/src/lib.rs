@@ -10,6 +10,10 @@
 //!   Distribution's environment overrides (`REGISTRY_STORAGE_S3_SECRETKEY`).
 //! - **The sidecar**: `berthd serve --config …`, supervised (health on
 //!   `/v2/`, restarts with backoff, logs with levels).
+//! - **TLS by default**: a registry without `http.tls` gets a certificate
+//!   from Berth's own CA (created in the data directory on first use,
+//!   renewed before it ends), and the Trust operations make this machine's
+//!   clients trust that CA (berth-trust).
 //! - **Saving** validates, probes the backend (list, write, read back, check,
 //!   delete), persists only when the probe passes, restarts the registry and
 //!   rolls back to the previous settings if it does not come up healthy.
@@ -29,6 +33,7 @@ mod schema;
 mod secrets;
 mod sidecar;
 mod store;
+mod tls;
 mod tree;
 
 pub mod console;
@@ -72,6 +77,10 @@ pub struct Tuning {
     pub preferred_port: u16,
     /// How long a (re)started registry has to answer `/v2/` (30 s).
     pub startup_timeout: Duration,
+    /// The filesystem root the Trust page acts on (`/`). Under another root
+    /// (tests, an image being prepared) trust writes files there and runs
+    /// no commands.
+    pub trust_root: PathBuf,
 }
 
 impl Default for Tuning {
@@ -80,6 +89,7 @@ impl Default for Tuning {
             keychain_service: "berth".to_string(),
             preferred_port: 5000,
             startup_timeout: Duration::from_secs(30),
+            trust_root: PathBuf::from("/"),
         }
     }
 }
@@ -121,7 +131,7 @@ impl Admin {
             )
         })?;
         let store = ConfigStore::new(&options.data_dir);
-        let config = match store.read()? {
+        let mut config = match store.read()? {
             Some(config) => config,
             None => {
                 let config = store::first_launch(&options.registry_data_dir, tuning.preferred_port);
@@ -129,6 +139,17 @@ impl Admin {
                 config
             }
         };
+        // TLS by default: Berth's CA and certificate for a registry without TLS.
+        let mut tls_note = None;
+        match tls::prepare(&config, &tls::ca_dir(&options.data_dir), true) {
+            Ok(tls::Prepared::Enabled(enabled, message)) => {
+                store.write(&enabled)?;
+                config = *enabled;
+                tls_note = Some(message);
+            }
+            Ok(_) => {}
+            Err(e) => tls_note = Some(format!("warning: TLS is not on: {e}")),
+        }
         let admin = Arc::new(Admin {
             keychain: Keychain::new(&tuning.keychain_service),
             store,
@@ -138,6 +159,9 @@ impl Admin {
             options,
             tuning,
         });
+        if let Some(note) = tls_note {
+            admin.sidecar.logs().push(&note);
+        }
         {
             let _change = admin.changes.lock().await;
             if admin.launch_current().await.is_ok() {

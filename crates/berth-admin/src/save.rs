@@ -78,6 +78,13 @@ impl Admin {
     /// Starts the sidecar on the saved settings, with their secrets from the keychain.
     pub(crate) async fn launch_current(&self) -> Result<(), AdminError> {
         let disk = self.current();
+        match crate::tls::prepare(&disk, &crate::tls::ca_dir(&self.options.data_dir), false) {
+            Ok(crate::tls::Prepared::Renewed(message)) => self.sidecar.logs().push(&message),
+            Ok(_) => {}
+            Err(e) => self.sidecar.logs().push(&format!(
+                "warning: cannot renew the registry's certificate: {e}"
+            )),
+        }
         let names = secrets::placeholders(&disk);
         let stored = match self.keychain.get_many(&names).await {
             Ok(stored) => stored,

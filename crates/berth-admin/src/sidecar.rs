@@ -1,11 +1,15 @@
-//! The registry sidecar: `berthd serve --config …` as a child process,
-//! watched until it answers `/v2/`, restarted with exponential backoff when
-//! it dies, stopped with SIGTERM (then SIGKILL after a grace period).
+//! The registry sidecar: `berthd serve --config … --exit-with-parent` as a
+//! child process, watched until it answers `/v2/` and then every few seconds
+//! for as long as it runs, restarted with exponential backoff when it dies or
+//! stops answering, stopped with SIGTERM (then SIGKILL after a grace period).
 //!
 //! The child is killed when its handle is dropped (the admin's runtime
-//! shutting down). If the admin process itself is killed outright, the
-//! child is not: Linux's `PR_SET_PDEATHSIG` would need `unsafe` code,
-//! which this workspace forbids.
+//! shutting down). If the admin process itself is killed outright (SIGKILL,
+//! a crash), the child still ends: its standard input is a pipe whose other
+//! end only this process holds, the kernel closes that end when this process
+//! dies, and `--exit-with-parent` makes berthd stop at end of file. (Linux's
+//! `PR_SET_PDEATHSIG` would need `unsafe` code, which this workspace forbids,
+//! and works on Linux only.)
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -31,6 +35,31 @@ pub const STABLE_AFTER: Duration = Duration::from_secs(60);
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How often health is asked while starting.
 const HEALTH_POLL: Duration = Duration::from_millis(150);
+/// How often health is asked once the sidecar has answered.
+pub const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+/// After this many failed health checks in a row, a running sidecar counts
+/// as hung: it is killed and restarted.
+pub const HEALTH_FAILURES: u32 = 3;
+/// How long a hung berthd has to stop after SIGTERM before it is killed.
+pub const HUNG_GRACE: Duration = Duration::from_secs(3);
+
+/// How a running sidecar's health is watched.
+#[derive(Clone, Copy, Debug)]
+pub struct HealthWatch {
+    /// The time between two checks.
+    pub interval: Duration,
+    /// Failed checks in a row that make it hung.
+    pub failures: u32,
+}
+
+impl Default for HealthWatch {
+    fn default() -> Self {
+        HealthWatch {
+            interval: HEALTH_INTERVAL,
+            failures: HEALTH_FAILURES,
+        }
+    }
+}
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -96,6 +125,7 @@ pub struct Sidecar {
     status: Arc<watch::Sender<Snapshot>>,
     logs: Arc<LogBuffer>,
     supervisor: Mutex<Option<Supervisor>>,
+    health: HealthWatch,
 }
 
 impl Default for Sidecar {
@@ -107,10 +137,16 @@ impl Default for Sidecar {
 impl Sidecar {
     /// A sidecar that is not running.
     pub fn new() -> Sidecar {
+        Sidecar::with_health_watch(HealthWatch::default())
+    }
+
+    /// A sidecar that is not running, whose health is watched as `health` says.
+    pub fn with_health_watch(health: HealthWatch) -> Sidecar {
         Sidecar {
             status: Arc::new(watch::Sender::new(Snapshot::default())),
             logs: Arc::new(LogBuffer::default()),
             supervisor: Mutex::new(None),
+            health,
         }
     }
 
@@ -140,6 +176,7 @@ impl Sidecar {
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(supervise(
             launch,
+            self.health,
             self.status.clone(),
             self.logs.clone(),
             stop_rx,
@@ -210,11 +247,14 @@ async fn stop_supervisor(supervisor: Supervisor) {
 
 enum Exit {
     Exited(String),
+    /// Running, but no longer answering its health checks.
+    Hung(String),
     Stop,
 }
 
 async fn supervise(
     launch: Launch,
+    health: HealthWatch,
     status: Arc<watch::Sender<Snapshot>>,
     logs: Arc<LogBuffer>,
     mut stop: watch::Receiver<bool>,
@@ -235,8 +275,17 @@ async fn supervise(
             )),
             Ok(mut child) => {
                 status.send_modify(|s| s.pid = child.id());
+                // The write end of berthd's stdin: held until berthd is gone
+                // (see the module's documentation).
+                let parent_pipe = child.stdin.take();
                 let readers = forward_output(&mut child, &logs);
+                let mut failed_checks = 0;
                 let exit = loop {
+                    let pause = if healthy_since.is_none() {
+                        HEALTH_POLL
+                    } else {
+                        health.interval
+                    };
                     tokio::select! {
                         result = child.wait() => break Exit::Exited(match result {
                             Ok(code) => format!("berthd exited ({code})"),
@@ -244,24 +293,45 @@ async fn supervise(
                         }),
                         _ = stop.changed() => break Exit::Stop,
                         ok = async {
-                            tokio::time::sleep(HEALTH_POLL).await;
+                            tokio::time::sleep(pause).await;
                             healthy(&client, &launch.health_url).await
-                        }, if healthy_since.is_none() => {
+                        } => {
                             if ok {
-                                let now = Instant::now();
-                                healthy_since = Some(now);
-                                status.send_modify(|s| {
-                                    s.state = State::Running;
-                                    s.healthy_since = Some(now);
-                                    s.last_error = None;
-                                });
+                                failed_checks = 0;
+                                if healthy_since.is_none() {
+                                    let now = Instant::now();
+                                    healthy_since = Some(now);
+                                    status.send_modify(|s| {
+                                        s.state = State::Running;
+                                        s.healthy_since = Some(now);
+                                        s.last_error = None;
+                                    });
+                                }
+                            } else if healthy_since.is_some() {
+                                failed_checks += 1;
+                                if failed_checks >= health.failures {
+                                    break Exit::Hung(format!(
+                                        "berthd stopped answering on {} ({failed_checks} health \
+                                         checks in a row failed, {} s apart)",
+                                        launch.health_url,
+                                        health.interval.as_secs_f32()
+                                    ));
+                                }
+                                logs.push(&format!(
+                                    "warning: berthd did not answer its health check on {} \
+                                     ({failed_checks} of {} before it is restarted)",
+                                    launch.health_url, health.failures
+                                ));
                             }
                         }
                     }
                 };
-                if matches!(exit, Exit::Stop) {
-                    terminate(&mut child).await;
+                match exit {
+                    Exit::Stop => terminate(&mut child, STOP_GRACE).await,
+                    Exit::Hung(_) => terminate(&mut child, HUNG_GRACE).await,
+                    Exit::Exited(_) => {}
                 }
+                drop(parent_pipe);
                 // Let the readers take in the last lines (the reason it exited).
                 for reader in readers {
                     let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
@@ -269,20 +339,26 @@ async fn supervise(
                 exit
             }
         };
-        let Exit::Exited(reason) = exit else {
-            status.send_modify(|s| {
-                s.state = State::Stopped;
-                s.pid = None;
-                s.healthy_since = None;
-            });
-            return;
+        let message = match exit {
+            Exit::Stop => {
+                status.send_modify(|s| {
+                    s.state = State::Stopped;
+                    s.pid = None;
+                    s.healthy_since = None;
+                });
+                return;
+            }
+            // What berthd said last is the likely reason it exited.
+            Exit::Exited(mut message) => {
+                let problems = logs.recent_problems(3);
+                if !problems.is_empty() {
+                    message.push_str(": ");
+                    message.push_str(&problems.join(" | "));
+                }
+                message
+            }
+            Exit::Hung(message) => message,
         };
-        let mut message = reason;
-        let problems = logs.recent_problems(3);
-        if !problems.is_empty() {
-            message.push_str(": ");
-            message.push_str(&problems.join(" | "));
-        }
         if healthy_since.is_some_and(|t| t.elapsed() >= STABLE_AFTER) {
             backoff = BACKOFF_MIN;
         }
@@ -313,7 +389,8 @@ fn spawn(launch: &Launch) -> std::io::Result<Child> {
     cmd.arg("serve")
         .arg("--config")
         .arg(&launch.config_path)
-        .stdin(Stdio::null())
+        .arg("--exit-with-parent")
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -353,17 +430,161 @@ async fn read_lines(stream: impl AsyncRead + Unpin, logs: Arc<LogBuffer>) {
     }
 }
 
-/// SIGTERM, then SIGKILL when it has not exited after [`STOP_GRACE`].
-async fn terminate(child: &mut Child) {
+/// SIGTERM, then SIGKILL when it has not exited after `grace`.
+async fn terminate(child: &mut Child, grace: Duration) {
     #[cfg(unix)]
     if let Some(pid) = child
         .id()
         .and_then(|p| rustix::process::Pid::from_raw(p as i32))
     {
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
+        if tokio::time::timeout(grace, child.wait()).await.is_ok() {
             return;
         }
     }
     let _ = child.kill().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `berthd` binary: `$BERTHD_BIN`, or the one cargo built into the
+    /// target directory this test runs from.
+    fn berthd_bin() -> PathBuf {
+        if let Some(bin) = std::env::var_os("BERTHD_BIN") {
+            return PathBuf::from(bin);
+        }
+        let exe = std::env::current_exe().expect("current executable");
+        exe.ancestors()
+            .skip(1)
+            .take(2)
+            .map(|dir| dir.join("berthd"))
+            .find(|bin| bin.is_file())
+            .unwrap_or_else(|| {
+                panic!(
+                    "berthd is not built next to {}: run `cargo build -p berthd` first, \
+                     or point BERTHD_BIN at it",
+                    exe.display()
+                )
+            })
+    }
+
+    fn launch(dir: &std::path::Path) -> Launch {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let config_path = dir.join("config.yml");
+        std::fs::write(
+            &config_path,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.join("store").display()
+            ),
+        )
+        .unwrap();
+        Launch {
+            berthd: berthd_bin(),
+            config_path,
+            env: Vec::new(),
+            health_url: format!("http://127.0.0.1:{port}/v2/"),
+        }
+    }
+
+    fn signal(pid: u32, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
+        rustix::process::kill_process(pid, signal).expect("signal berthd");
+    }
+
+    async fn wait_for(
+        sidecar: &Sidecar,
+        what: &str,
+        check: impl FnMut(&Snapshot) -> bool,
+    ) -> Snapshot {
+        let mut rx = sidecar.status.subscribe();
+        match tokio::time::timeout(Duration::from_secs(30), rx.wait_for(check)).await {
+            Ok(Ok(snapshot)) => snapshot.clone(),
+            _ => panic!(
+                "{what} not seen within 30 s: {:?}\nlogs: {:?}",
+                sidecar.snapshot(),
+                sidecar.logs().recent_problems(10)
+            ),
+        }
+    }
+
+    #[tokio::test]
+    async fn berthd_runs_with_a_pipe_it_exits_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let sidecar = Sidecar::new();
+        sidecar.start(launch(dir.path())).await;
+        sidecar.wait_healthy(Duration::from_secs(20)).await.unwrap();
+        let pid = sidecar.snapshot().pid.expect("a pid while running");
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        assert!(
+            args.contains(&&b"--exit-with-parent"[..]),
+            "{}",
+            String::from_utf8_lossy(&cmdline)
+        );
+        let stdin = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+        assert!(
+            stdin.to_string_lossy().starts_with("pipe:"),
+            "berthd's stdin is {}",
+            stdin.display()
+        );
+        sidecar.stop().await;
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[tokio::test]
+    async fn a_hung_registry_is_reported_and_restarted() {
+        let dir = tempfile::tempdir().unwrap();
+        let sidecar = Sidecar::with_health_watch(HealthWatch {
+            interval: Duration::from_millis(200),
+            failures: 2,
+        });
+        let launch = launch(dir.path());
+        let url = launch.health_url.clone();
+        sidecar.start(launch).await;
+        sidecar.wait_healthy(Duration::from_secs(20)).await.unwrap();
+        let hung = sidecar.snapshot().pid.expect("a pid while running");
+
+        // A healthy registry keeps running through many checks.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let still = sidecar.snapshot();
+        assert_eq!((still.state, still.pid), (State::Running, Some(hung)));
+
+        // Frozen: the process lives and holds its port, but answers nothing.
+        signal(hung, rustix::process::Signal::STOP);
+        let crashed = wait_for(&sidecar, "the hung registry reported", |s| {
+            s.state == State::Crashed
+        })
+        .await;
+        let reason = crashed.last_error.unwrap_or_default();
+        assert!(
+            reason.contains("stopped answering") && reason.contains(&url),
+            "{reason}"
+        );
+        assert!(
+            !std::path::Path::new(&format!("/proc/{hung}")).exists(),
+            "the hung berthd (pid {hung}) was killed"
+        );
+        let warned = sidecar.logs().recent_problems(10).join("\n");
+        assert!(
+            warned.contains("did not answer its health check"),
+            "{warned}"
+        );
+
+        let after = wait_for(&sidecar, "a new registry running", |s| {
+            s.state == State::Running
+        })
+        .await;
+        assert_ne!(after.pid, Some(hung));
+        assert_eq!(after.restarts, 1);
+        assert!(after.last_error.is_none());
+        let client = health_client();
+        assert!(healthy(&client, &url).await, "the new berthd answers");
+        sidecar.stop().await;
+    }
 }

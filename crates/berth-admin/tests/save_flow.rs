@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Fixture, blob_path, push_blob, status_of};
+use common::{Fixture, blob_path, push_blob};
 use serde_json::json;
 
 #[tokio::test]
@@ -50,10 +50,7 @@ async fn a_failing_probe_changes_nothing_and_the_registry_keeps_running() {
         after["pid"], before["pid"],
         "the registry must not be restarted"
     );
-    assert_eq!(
-        status_of(&format!("http://127.0.0.1:{}/v2/", fx.port)).await,
-        200
-    );
+    assert_eq!(fx.registry_status().await, 200);
     fx.admin.shutdown().await;
 }
 
@@ -84,7 +81,14 @@ async fn a_passing_probe_saves_and_the_registry_serves_from_the_new_root() {
     assert!(text.contains("enabled: true"), "{text}");
 
     let base = out["status"]["url"].as_str().unwrap().to_string();
-    let digest = push_blob(&base, "team/app", b"a layer pushed after the move").await;
+    assert_eq!(base, fx.url(), "TLS by default");
+    let digest = push_blob(
+        &fx.client(),
+        &base,
+        "team/app",
+        b"a layer pushed after the move",
+    )
+    .await;
     let data = std::fs::read(blob_path(&new_root, &digest)).expect("blob in the new root");
     assert_eq!(data, b"a layer pushed after the move");
     assert!(!blob_path(&fx.dir.path().join("root-a"), &digest).exists());
@@ -118,10 +122,7 @@ async fn a_registry_that_does_not_come_up_is_rolled_back() {
     let status = fx.ok("status", json!({})).await;
     assert_eq!(status["state"], "running");
     assert_eq!(status["address"], format!("127.0.0.1:{}", fx.port));
-    assert_eq!(
-        status_of(&format!("http://127.0.0.1:{}/v2/", fx.port)).await,
-        200
-    );
+    assert_eq!(fx.registry_status().await, 200);
     drop(taken);
     fx.admin.shutdown().await;
 }
@@ -180,6 +181,19 @@ async fn a_first_launch_writes_the_embedded_default() {
         "{text}"
     );
     assert!(text.contains("addr: 127.0.0.1:"), "{text}");
+    // TLS by default, with the certificate of the app's own CA.
+    assert!(text.contains("tls:"), "{text}");
+    assert!(
+        text.contains(&dir.path().join("data/ca/server.crt").display().to_string()),
+        "{text}"
+    );
+    assert!(
+        status["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:")
+    );
+    assert!(status["certificate"]["subject"].is_string(), "{status:#}");
     admin.shutdown().await;
     let status = admin.call("status", json!({})).await.unwrap();
     assert_eq!(status["state"], "stopped");

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Fixture, status_of};
+use common::Fixture;
 use serde_json::json;
 
 #[tokio::test]
@@ -34,10 +34,7 @@ async fn a_killed_registry_is_restarted() {
     assert_ne!(after["pid"], before["pid"]);
     assert_eq!(after["restarts"], 1);
     assert!(after["lastError"].is_null());
-    assert_eq!(
-        status_of(&format!("http://127.0.0.1:{}/v2/", fx.port)).await,
-        200
-    );
+    assert_eq!(fx.registry_status().await, 200);
 
     let errors = fx.ok("logs", json!({ "level": "error" })).await;
     assert!(
@@ -54,17 +51,16 @@ async fn a_killed_registry_is_restarted() {
 #[tokio::test]
 async fn stop_start_and_restart() {
     let fx = Fixture::start().await;
-    let url = format!("http://127.0.0.1:{}/v2/", fx.port);
 
     let stopped = fx.ok("stop", json!({})).await;
     assert_eq!(stopped["state"], "stopped");
     assert!(stopped["pid"].is_null());
-    assert_eq!(status_of(&url).await, 0, "nothing listens after stop");
+    assert_eq!(fx.registry_status().await, 0, "nothing listens after stop");
 
     let started = fx.ok("start", json!({})).await;
     assert_eq!(started["state"], "running");
     assert!(started["uptimeSeconds"].is_u64());
-    assert_eq!(status_of(&url).await, 200);
+    assert_eq!(fx.registry_status().await, 200);
 
     let restarted = fx.ok("restart", json!({})).await;
     assert_eq!(restarted["state"], "running");
@@ -79,7 +75,7 @@ async fn stop_start_and_restart() {
     assert!(
         lines
             .iter()
-            .any(|l| l["text"].as_str().unwrap().contains("serving http://")),
+            .any(|l| l["text"].as_str().unwrap().contains("serving https://")),
         "{logs:#}"
     );
     for l in lines {

@@ -5,9 +5,10 @@
 //! The crate is layered as a registry service ([`Registry`]: blobs, uploads,
 //! manifests, tags, referrers, catalog) under a thin HTTP layer
 //! ([`Registry::router`]) and a server ([`server::serve`]) that adds TLS.
-//! The service keeps nothing between requests that matters for
-//! correctness: upload sessions live in the store, so a restarted process
-//! or another replica resumes them.
+//! With [`Registry::with_trust`] it also publishes its CA and the scripts
+//! that install it on clients ([`ca`]). The service keeps nothing between
+//! requests that matters for correctness: upload sessions live in the
+//! store, so a restarted process or another replica resumes them.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -26,6 +27,7 @@
 
 pub mod auth;
 mod blobs;
+pub mod ca;
 pub mod catalog;
 pub mod error;
 pub mod hashing;
@@ -120,6 +122,7 @@ pub struct Registry {
     uploads: uploads::UploadStates,
     manifest_cache: ManifestCache,
     auth: Option<auth::Htpasswd>,
+    ca: Option<ca::CaDownloads>,
 }
 
 impl Registry {
@@ -147,12 +150,20 @@ impl Registry {
             uploads: Default::default(),
             manifest_cache: ManifestCache::new(64 * 1024 * 1024),
             auth: None,
+            ca: None,
         }
     }
 
     /// Requires basic authentication against `htpasswd`.
     pub fn with_htpasswd(mut self, htpasswd: auth::Htpasswd) -> Registry {
         self.auth = Some(htpasswd);
+        self
+    }
+
+    /// Publishes the registry's CA and its install scripts at `/ca`,
+    /// `/ca/install.sh` and `/ca/install.ps1`, without authentication.
+    pub fn with_trust(mut self, downloads: ca::CaDownloads) -> Registry {
+        self.ca = Some(downloads);
         self
     }
 
@@ -166,7 +177,8 @@ impl Registry {
         &self.settings
     }
 
-    /// The HTTP API, every path under `/v2/` (behind `http.prefix`).
+    /// The HTTP API, every path under `/v2/` (behind `http.prefix`), and
+    /// `/ca…` with [`Registry::with_trust`].
     pub fn router(self: Arc<Self>) -> axum::Router {
         axum::Router::new()
             .fallback(routes::handle)

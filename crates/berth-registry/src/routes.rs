@@ -118,6 +118,16 @@ async fn dispatch(registry: &Registry, request: Request) -> Result<Response> {
     let path = raw
         .strip_prefix(registry.settings.prefix.trim_end_matches('/'))
         .unwrap_or(raw);
+    // The CA comes before authentication: clients fetch it to be able to
+    // verify the registry at all.
+    if let (Some(downloads), Some(download)) = (&registry.ca, crate::ca::route(path)) {
+        return Ok(crate::ca::respond(
+            downloads,
+            download,
+            &parts,
+            &registry.settings,
+        ));
+    }
     let Some(rest) = path.strip_prefix("/v2") else {
         return Ok(page_not_found());
     };

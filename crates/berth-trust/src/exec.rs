@@ -111,6 +111,19 @@ pub fn is_privileged() -> bool {
     }
 }
 
+/// True when a step that keeps other people's files must keep this one: it
+/// asks for Berth's `marker` and the file does not begin with it.
+fn someone_elses(text: &str, marker: Option<&str>) -> bool {
+    marker.is_some_and(|m| !text.lines().next().unwrap_or("").starts_with(m))
+}
+
+fn kept() -> (StepStatus, String) {
+    (
+        StepStatus::Skipped,
+        "kept: it was not written by Berth".into(),
+    )
+}
+
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
@@ -334,12 +347,12 @@ impl Executor {
                 path,
                 contents,
                 mode,
-                only_replacing,
+                ..
             } => format!(
                 "write {} ({mode:o}, {} bytes{})",
                 real(path),
                 contents.len(),
-                if only_replacing.is_some() {
+                if step.action.marker().is_some() {
                     "; kept if someone else wrote it"
                 } else {
                     ""
@@ -435,28 +448,15 @@ impl Executor {
                 path,
                 contents,
                 mode,
-                only_replacing,
+                ..
             } => {
                 let real = self.machine.path(path);
                 match files::read_optional(&real) {
-                    Ok(Some(old)) => {
-                        if let Some(marker) = only_replacing
-                            && !old
-                                .lines()
-                                .next()
-                                .unwrap_or("")
-                                .starts_with(marker.as_str())
-                        {
-                            return (
-                                StepStatus::Skipped,
-                                "kept: it was not written by Berth".into(),
-                            );
-                        }
-                        if old == *contents && files::mode_of(&real) == Some(*mode) {
-                            return (StepStatus::Unchanged, String::new());
-                        }
+                    Ok(Some(old)) if someone_elses(&old, step.action.marker()) => return kept(),
+                    Ok(Some(old)) if old == *contents && files::mode_of(&real) == Some(*mode) => {
+                        return (StepStatus::Unchanged, String::new());
                     }
-                    Ok(None) => {}
+                    Ok(_) => {}
                     Err(e) => return fail(e),
                 }
                 let parent = real.parent().map(PathBuf::from).unwrap_or_default();
@@ -467,28 +467,12 @@ impl Executor {
                     Err(e) => fail(e),
                 }
             }
-            Action::RemoveFile {
-                path,
-                only_if_first_line,
-            } => {
+            Action::RemoveFile { path, .. } => {
                 let real = self.machine.path(path);
                 match files::read_optional(&real) {
                     Ok(None) => return (StepStatus::Unchanged, String::new()),
-                    Ok(Some(old)) => {
-                        if let Some(marker) = only_if_first_line
-                            && !old
-                                .lines()
-                                .next()
-                                .unwrap_or("")
-                                .starts_with(marker.as_str())
-                        {
-                            return (
-                                StepStatus::Skipped,
-                                "kept: it was not written by Berth".into(),
-                            );
-                        }
-                    }
-                    Err(_) => {}
+                    Ok(Some(old)) if someone_elses(&old, step.action.marker()) => return kept(),
+                    _ => {}
                 }
                 match std::fs::remove_file(&real) {
                     Ok(()) => (StepStatus::Done, String::new()),

@@ -12,8 +12,8 @@ use crate::address::RegistryAddr;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::plan::{
-    Action, CONTAINERD_CERTS_D, HOSTS_TOML_INSECURE_MARKER, Plan, PlanKind, Target, certs_d_dir,
-    containerd_config_note,
+    Action, BERTH_MARKER_PREFIX, CONTAINERD_CERTS_D, HOSTS_TOML_INSECURE_MARKER, Plan, PlanKind,
+    Target, certs_d_dir, containerd_config_note,
 };
 use crate::platform::Machine;
 
@@ -35,10 +35,29 @@ pub enum Transport {
 /// The targets an insecure plan can change.
 pub const INSECURE_TARGETS: [Target; 3] = [Target::Docker, Target::Containerd, Target::Containers];
 
-fn read(machine: &Machine, logical: &str) -> Result<(PathBuf, Option<String>)> {
+/// Reads a client config under the machine's root and merges a change into
+/// it; an existing file that does not parse is refused, never overwritten.
+fn merge<T>(
+    machine: &Machine,
+    logical: &str,
+    format: &'static str,
+    change: impl FnOnce(Option<&str>) -> std::result::Result<T, String>,
+) -> Result<T> {
     let path = machine.path(Path::new(logical));
     let text = files::read_optional(&path)?;
-    Ok((path, text))
+    change(text.as_deref()).map_err(|reason| Error::ExistingConfig {
+        path,
+        format,
+        reason,
+    })
+}
+
+/// Writes a merged client config, or removes it when nothing is left.
+fn write_or_remove(plan: &mut Plan, target: Target, logical: &str, contents: Option<String>) {
+    match contents {
+        Some(contents) => plan.write_file(target, true, logical.into(), contents, None),
+        None => plan.remove_file(target, true, logical.into(), None),
+    }
 }
 
 /// The plan that adds `registry` to each target's insecure registries:
@@ -59,67 +78,36 @@ pub fn insecure(
     for &target in INSECURE_TARGETS.iter().filter(|t| targets.contains(t)) {
         match target {
             Target::Docker => {
-                let (path, text) = read(machine, DOCKER_DAEMON_JSON)?;
-                let merged = daemon_json_add(text.as_deref(), &auth)
-                    .map_err(|reason| existing("JSON", &path, reason))?;
-                if let Some(contents) = merged {
-                    plan.push(
-                        target,
-                        true,
-                        Action::WriteFile {
-                            path: DOCKER_DAEMON_JSON.into(),
-                            contents,
-                            mode: 0o644,
-                            only_replacing: None,
-                        },
-                    );
-                    plan.push(target, true, reload_docker());
-                } else {
-                    plan.notes
-                        .push(format!("Docker: {auth} is already an insecure registry"));
+                match merge(machine, DOCKER_DAEMON_JSON, "JSON", |text| {
+                    daemon_json_add(text, &auth)
+                })? {
+                    Some(contents) => {
+                        plan.write_file(target, true, DOCKER_DAEMON_JSON.into(), contents, None);
+                        plan.push(target, true, reload_docker());
+                    }
+                    None => plan
+                        .notes
+                        .push(format!("Docker: {auth} is already an insecure registry")),
                 }
             }
             Target::Containerd => {
                 let dir = certs_d_dir(machine, target, registry).expect("Linux");
-                plan.push(
-                    target,
-                    true,
-                    Action::CreateDir {
-                        path: dir.clone(),
-                        mode: 0o755,
-                    },
-                );
-                plan.push(
-                    target,
-                    true,
-                    Action::WriteFile {
-                        path: dir.join("hosts.toml"),
-                        contents: containerd_insecure_hosts_toml(registry, transport),
-                        mode: 0o644,
-                        only_replacing: Some(crate::plan::BERTH_MARKER_PREFIX.into()),
-                    },
-                );
+                let hosts = containerd_insecure_hosts_toml(registry, transport);
+                let marker = Some(BERTH_MARKER_PREFIX);
+                plan.create_dir(target, true, dir.clone());
+                plan.write_file(target, true, dir.join("hosts.toml"), hosts, marker);
                 containerd_config_note(&mut plan, machine);
             }
             Target::Containers => {
-                let (path, text) = read(machine, REGISTRIES_CONF)?;
-                let merged = registries_conf_add(text.as_deref(), &auth)
-                    .map_err(|reason| existing("TOML", &path, reason))?;
-                if let Some(contents) = merged {
-                    plan.push(
-                        target,
-                        true,
-                        Action::WriteFile {
-                            path: REGISTRIES_CONF.into(),
-                            contents,
-                            mode: 0o644,
-                            only_replacing: None,
-                        },
-                    );
-                } else {
-                    plan.notes.push(format!(
+                match merge(machine, REGISTRIES_CONF, "TOML", |text| {
+                    registries_conf_add(text, &auth)
+                })? {
+                    Some(contents) => {
+                        plan.write_file(target, true, REGISTRIES_CONF.into(), contents, None);
+                    }
+                    None => plan.notes.push(format!(
                         "podman/CRI-O: {auth} is already insecure in {REGISTRIES_CONF}"
-                    ));
+                    )),
                 }
                 user_registries_conf_note(&mut plan, machine);
             }
@@ -139,70 +127,27 @@ pub fn secure(machine: &Machine, registry: &RegistryAddr, targets: &[Target]) ->
     for &target in INSECURE_TARGETS.iter().filter(|t| targets.contains(t)) {
         match target {
             Target::Docker => {
-                let (path, text) = read(machine, DOCKER_DAEMON_JSON)?;
-                let Some(text) = text else { continue };
-                match daemon_json_remove(&text, &auth)
-                    .map_err(|reason| existing("JSON", &path, reason))?
-                {
-                    Some(Some(contents)) => plan.push(
-                        target,
-                        true,
-                        Action::WriteFile {
-                            path: DOCKER_DAEMON_JSON.into(),
-                            contents,
-                            mode: 0o644,
-                            only_replacing: None,
-                        },
-                    ),
-                    Some(None) => plan.push(
-                        target,
-                        true,
-                        Action::RemoveFile {
-                            path: DOCKER_DAEMON_JSON.into(),
-                            only_if_first_line: None,
-                        },
-                    ),
-                    None => continue,
+                let change = merge(machine, DOCKER_DAEMON_JSON, "JSON", |text| {
+                    text.map_or(Ok(None), |text| daemon_json_remove(text, &auth))
+                })?;
+                if let Some(contents) = change {
+                    write_or_remove(&mut plan, target, DOCKER_DAEMON_JSON, contents);
+                    plan.push(target, true, reload_docker());
                 }
-                plan.push(target, true, reload_docker());
             }
             Target::Containerd => {
                 let dir = certs_d_dir(machine, target, registry).expect("Linux");
-                plan.push(
-                    target,
-                    true,
-                    Action::RemoveFile {
-                        path: dir.join("hosts.toml"),
-                        only_if_first_line: Some(HOSTS_TOML_INSECURE_MARKER.into()),
-                    },
-                );
+                let marker = Some(HOSTS_TOML_INSECURE_MARKER);
+                plan.remove_file(target, true, dir.join("hosts.toml"), marker);
                 plan.push(target, true, Action::RemoveDirIfEmpty { path: dir });
             }
             Target::Containers => {
-                let (path, text) = read(machine, REGISTRIES_CONF)?;
-                let Some(text) = text else { continue };
-                match registries_conf_remove(&text, &auth)
-                    .map_err(|reason| existing("TOML", &path, reason))?
-                {
-                    Some(contents) if contents.trim().is_empty() => plan.push(
-                        target,
-                        true,
-                        Action::RemoveFile {
-                            path: REGISTRIES_CONF.into(),
-                            only_if_first_line: None,
-                        },
-                    ),
-                    Some(contents) => plan.push(
-                        target,
-                        true,
-                        Action::WriteFile {
-                            path: REGISTRIES_CONF.into(),
-                            contents,
-                            mode: 0o644,
-                            only_replacing: None,
-                        },
-                    ),
-                    None => {}
+                let change = merge(machine, REGISTRIES_CONF, "TOML", |text| {
+                    text.map_or(Ok(None), |text| registries_conf_remove(text, &auth))
+                })?;
+                if let Some(contents) = change {
+                    let left = Some(contents).filter(|c| !c.trim().is_empty());
+                    write_or_remove(&mut plan, target, REGISTRIES_CONF, left);
                 }
             }
             _ => {}
@@ -220,14 +165,6 @@ fn require_linux(machine: &Machine) -> Result<()> {
          \"insecure-registries\"), not by Berth",
         machine.platform
     )))
-}
-
-fn existing(format: &'static str, path: &Path, reason: String) -> Error {
-    Error::ExistingConfig {
-        path: path.to_path_buf(),
-        format,
-        reason,
-    }
 }
 
 fn reload_docker() -> Action {

@@ -152,6 +152,18 @@ impl Action {
             Action::Run { .. } => None,
         }
     }
+
+    /// The first line an existing file must begin with for this step to
+    /// replace or remove it (Berth's marker), if the step asks for one.
+    pub fn marker(&self) -> Option<&str> {
+        match self {
+            Action::WriteFile { only_replacing, .. } => only_replacing.as_deref(),
+            Action::RemoveFile {
+                only_if_first_line, ..
+            } => only_if_first_line.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// An action with what it is for.
@@ -223,6 +235,48 @@ impl Plan {
             action,
             elevated,
         });
+    }
+
+    /// Adds a directory (0755).
+    pub(crate) fn create_dir(&mut self, target: Target, elevated: bool, path: PathBuf) {
+        self.push(target, elevated, Action::CreateDir { path, mode: 0o755 });
+    }
+
+    /// Adds a file write (0644), replacing an existing file only when it
+    /// begins with `only_replacing`, if given.
+    pub(crate) fn write_file(
+        &mut self,
+        target: Target,
+        elevated: bool,
+        path: PathBuf,
+        contents: String,
+        only_replacing: Option<&str>,
+    ) {
+        let only_replacing = only_replacing.map(String::from);
+        let action = Action::WriteFile {
+            path,
+            contents,
+            mode: 0o644,
+            only_replacing,
+        };
+        self.push(target, elevated, action);
+    }
+
+    /// Adds a file removal, only of a file beginning with
+    /// `only_if_first_line`, if given.
+    pub(crate) fn remove_file(
+        &mut self,
+        target: Target,
+        elevated: bool,
+        path: PathBuf,
+        only_if_first_line: Option<&str>,
+    ) {
+        let only_if_first_line = only_if_first_line.map(String::from);
+        let action = Action::RemoveFile {
+            path,
+            only_if_first_line,
+        };
+        self.push(target, elevated, action);
     }
 }
 
@@ -405,106 +459,38 @@ pub fn trust(
         }
         match target {
             Target::System => system_trust(&mut plan, machine, registry, ca)?,
-            Target::Docker | Target::Containers => {
+            Target::Docker | Target::Containers | Target::Containerd => {
                 let Some(dir) = certs_d_dir(machine, target, registry) else {
                     plan.notes
                         .push(format!("{}: no home directory; skipped", target.label()));
                     continue;
                 };
                 let elevated = machine.platform.is_linux();
-                plan.push(
-                    target,
-                    elevated,
-                    Action::CreateDir {
-                        path: dir.clone(),
-                        mode: 0o755,
-                    },
-                );
-                plan.push(
-                    target,
-                    elevated,
-                    Action::WriteFile {
-                        path: dir.join("ca.crt"),
-                        contents: pem.clone(),
-                        mode: 0o644,
-                        only_replacing: None,
-                    },
-                );
-            }
-            Target::Containerd => {
-                let dir = certs_d_dir(machine, target, registry).expect("Linux");
-                plan.push(
-                    target,
-                    true,
-                    Action::CreateDir {
-                        path: dir.clone(),
-                        mode: 0o755,
-                    },
-                );
-                plan.push(
-                    target,
-                    true,
-                    Action::WriteFile {
-                        path: dir.join("ca.crt"),
-                        contents: pem.clone(),
-                        mode: 0o644,
-                        only_replacing: None,
-                    },
-                );
-                plan.push(
-                    target,
-                    true,
-                    Action::WriteFile {
-                        path: dir.join("hosts.toml"),
-                        contents: containerd_trust_hosts_toml(registry, &dir.join("ca.crt")),
-                        mode: 0o644,
-                        only_replacing: Some(BERTH_MARKER_PREFIX.into()),
-                    },
-                );
-                containerd_config_note(&mut plan, machine);
+                let ca_file = dir.join("ca.crt");
+                plan.create_dir(target, elevated, dir.clone());
+                plan.write_file(target, elevated, ca_file.clone(), pem.clone(), None);
+                if target == Target::Containerd {
+                    let hosts = containerd_trust_hosts_toml(registry, &ca_file);
+                    let marker = Some(BERTH_MARKER_PREFIX);
+                    plan.write_file(target, elevated, dir.join("hosts.toml"), hosts, marker);
+                    containerd_config_note(&mut plan, machine);
+                }
             }
             Target::Nss => {
                 let (Some(db), Some(copy)) = (nss_db(machine), nss_copy(machine, registry)) else {
                     plan.notes.push("NSS: no home directory; skipped".into());
                     continue;
                 };
-                plan.push(
-                    target,
-                    false,
-                    Action::CreateDir {
-                        path: copy.parent().expect("a file in a directory").to_path_buf(),
-                        mode: 0o755,
-                    },
-                );
-                plan.push(
-                    target,
-                    false,
-                    Action::WriteFile {
-                        path: copy.clone(),
-                        contents: pem.clone(),
-                        mode: 0o644,
-                        only_replacing: None,
-                    },
-                );
-                plan.push(
-                    target,
-                    false,
-                    Action::Run {
-                        argv: vec![
-                            "certutil".into(),
-                            "-d".into(),
-                            format!("sql:{}", db.display()),
-                            "-A".into(),
-                            "-t".into(),
-                            "C,,".into(),
-                            "-n".into(),
-                            nss_nickname(registry),
-                            "-i".into(),
-                            s(&copy),
-                        ],
-                        ignore_failure: false,
-                    },
-                );
+                let copy_dir = copy.parent().expect("a file in a directory").to_path_buf();
+                plan.create_dir(target, false, copy_dir);
+                plan.write_file(target, false, copy.clone(), pem.clone(), None);
+                let db = format!("sql:{}", db.display());
+                let nickname = nss_nickname(registry);
+                let copy_s = s(&copy);
+                let argv = [
+                    "certutil", "-d", &db, "-A", "-t", "C,,", "-n", &nickname, "-i", &copy_s,
+                ];
+                plan.push(target, false, run(&argv, false));
             }
         }
     }
@@ -518,99 +504,54 @@ fn system_trust(
     ca: &Certificate,
 ) -> Result<()> {
     let anchor = system_anchor(machine, registry)?;
+    let anchor_s = s(&anchor);
+    // The directory Berth creates for the file it hands to the store, and
+    // the store's command that takes it in.
+    let (dir, argv): (Option<PathBuf>, Vec<&str>) = match machine.platform {
+        Platform::Debian | Platform::Suse => (None, vec!["update-ca-certificates"]),
+        Platform::Fedora => (None, vec!["update-ca-trust", "extract"]),
+        Platform::Arch => (
+            Some(ARCH_STAGING_DIR.into()),
+            vec!["trust", "anchor", "--store", &anchor_s],
+        ),
+        Platform::MacOs => (
+            Some(MACOS_DIR.into()),
+            vec![
+                "security",
+                "add-trusted-cert",
+                "-d",
+                "-r",
+                "trustRoot",
+                "-k",
+                MACOS_KEYCHAIN,
+                &anchor_s,
+            ],
+        ),
+        Platform::Windows => (
+            Some(windows_dir(machine)?),
+            vec!["certutil", "-addstore", "-f", "Root", &anchor_s],
+        ),
+        Platform::WindowsUser => (
+            Some(windows_dir(machine)?),
+            vec!["certutil", "-user", "-addstore", "-f", "Root", &anchor_s],
+        ),
+    };
     let t = Target::System;
     let elevated = machine.platform != Platform::WindowsUser;
-    let write = Action::WriteFile {
-        path: anchor.clone(),
-        contents: ca.pem(),
-        mode: 0o644,
-        only_replacing: None,
-    };
-    let run = |argv: &[&str]| Action::Run {
-        argv: argv.iter().map(|a| a.to_string()).collect(),
-        ignore_failure: false,
-    };
-    let anchor_s = s(&anchor);
-    match machine.platform {
-        Platform::Debian | Platform::Suse => {
-            plan.push(t, elevated, write);
-            plan.push(t, elevated, run(&["update-ca-certificates"]));
-        }
-        Platform::Fedora => {
-            plan.push(t, elevated, write);
-            plan.push(t, elevated, run(&["update-ca-trust", "extract"]));
-        }
-        Platform::Arch => {
-            plan.push(
-                t,
-                elevated,
-                Action::CreateDir {
-                    path: ARCH_STAGING_DIR.into(),
-                    mode: 0o755,
-                },
-            );
-            plan.push(t, elevated, write);
-            plan.push(t, elevated, run(&["trust", "anchor", "--store", &anchor_s]));
-        }
-        Platform::MacOs => {
-            plan.push(
-                t,
-                elevated,
-                Action::CreateDir {
-                    path: MACOS_DIR.into(),
-                    mode: 0o755,
-                },
-            );
-            plan.push(t, elevated, write);
-            plan.push(
-                t,
-                elevated,
-                run(&[
-                    "security",
-                    "add-trusted-cert",
-                    "-d",
-                    "-r",
-                    "trustRoot",
-                    "-k",
-                    MACOS_KEYCHAIN,
-                    &anchor_s,
-                ]),
-            );
-        }
-        Platform::Windows => {
-            plan.push(
-                t,
-                elevated,
-                Action::CreateDir {
-                    path: windows_dir(machine)?,
-                    mode: 0o755,
-                },
-            );
-            plan.push(t, elevated, write);
-            plan.push(
-                t,
-                elevated,
-                run(&["certutil", "-addstore", "-f", "Root", &anchor_s]),
-            );
-        }
-        Platform::WindowsUser => {
-            plan.push(
-                t,
-                elevated,
-                Action::CreateDir {
-                    path: windows_dir(machine)?,
-                    mode: 0o755,
-                },
-            );
-            plan.push(t, elevated, write);
-            plan.push(
-                t,
-                elevated,
-                run(&["certutil", "-user", "-addstore", "-f", "Root", &anchor_s]),
-            );
-        }
+    if let Some(dir) = dir {
+        plan.create_dir(t, elevated, dir);
     }
+    plan.write_file(t, elevated, anchor, ca.pem(), None);
+    plan.push(t, elevated, run(&argv, false));
     Ok(())
+}
+
+/// A command step.
+fn run(argv: &[&str], ignore_failure: bool) -> Action {
+    Action::Run {
+        argv: argv.iter().map(|a| a.to_string()).collect(),
+        ignore_failure,
+    }
 }
 
 /// A `hosts.toml` that makes containerd verify the registry with `ca`.
@@ -660,52 +601,21 @@ pub fn untrust(
                 };
                 let elevated = machine.platform.is_linux();
                 if target == Target::Containerd {
-                    plan.push(
-                        target,
-                        elevated,
-                        Action::RemoveFile {
-                            path: dir.join("hosts.toml"),
-                            only_if_first_line: Some(HOSTS_TOML_TRUST_MARKER.into()),
-                        },
-                    );
+                    let marker = Some(HOSTS_TOML_TRUST_MARKER);
+                    plan.remove_file(target, elevated, dir.join("hosts.toml"), marker);
                 }
-                plan.push(
-                    target,
-                    elevated,
-                    Action::RemoveFile {
-                        path: dir.join("ca.crt"),
-                        only_if_first_line: None,
-                    },
-                );
+                plan.remove_file(target, elevated, dir.join("ca.crt"), None);
                 plan.push(target, elevated, Action::RemoveDirIfEmpty { path: dir });
             }
             Target::Nss => {
                 let (Some(db), Some(copy)) = (nss_db(machine), nss_copy(machine, registry)) else {
                     continue;
                 };
-                plan.push(
-                    target,
-                    false,
-                    Action::Run {
-                        argv: vec![
-                            "certutil".into(),
-                            "-d".into(),
-                            format!("sql:{}", db.display()),
-                            "-D".into(),
-                            "-n".into(),
-                            nss_nickname(registry),
-                        ],
-                        ignore_failure: true,
-                    },
-                );
-                plan.push(
-                    target,
-                    false,
-                    Action::RemoveFile {
-                        path: copy.clone(),
-                        only_if_first_line: None,
-                    },
-                );
+                let db = format!("sql:{}", db.display());
+                let nickname = nss_nickname(registry);
+                let argv = ["certutil", "-d", &db, "-D", "-n", &nickname];
+                plan.push(target, false, run(&argv, true));
+                plan.remove_file(target, false, copy.clone(), None);
                 plan.push(
                     target,
                     false,
@@ -726,107 +636,65 @@ fn system_untrust(
     ca: &Certificate,
 ) -> Result<()> {
     let anchor = system_anchor(machine, registry)?;
-    let t = Target::System;
-    let elevated = machine.platform != Platform::WindowsUser;
-    let remove = Action::RemoveFile {
-        path: anchor.clone(),
-        only_if_first_line: None,
-    };
-    let run = |argv: &[&str], ignore_failure: bool| Action::Run {
-        argv: argv.iter().map(|a| a.to_string()).collect(),
-        ignore_failure,
-    };
     let anchor_s = s(&anchor);
-    match machine.platform {
-        Platform::Debian | Platform::Suse => {
-            plan.push(t, elevated, remove);
-            plan.push(
-                t,
-                elevated,
-                run(&["update-ca-certificates", "--fresh"], false),
-            );
-        }
-        Platform::Fedora => {
-            plan.push(t, elevated, remove);
-            plan.push(t, elevated, run(&["update-ca-trust", "extract"], false));
-        }
-        Platform::Arch => {
-            plan.push(
-                t,
-                elevated,
-                run(&["trust", "anchor", "--remove", &anchor_s], true),
-            );
-            plan.push(t, elevated, remove);
-            plan.push(
-                t,
-                elevated,
-                Action::RemoveDirIfEmpty {
-                    path: ARCH_STAGING_DIR.into(),
-                },
-            );
-        }
-        Platform::MacOs => {
-            plan.push(
-                t,
-                elevated,
-                run(&["security", "remove-trusted-cert", "-d", &anchor_s], true),
-            );
-            plan.push(
-                t,
-                elevated,
-                run(
-                    &[
+    // Stores that keep their own copy are asked to drop it first (tolerating
+    // "not there"); stores rebuilt from a directory are refreshed after the
+    // file is gone. Berth's own directory goes last, when empty.
+    let (before, after, dir): (Vec<Vec<&str>>, Option<Vec<&str>>, Option<PathBuf>) =
+        match machine.platform {
+            Platform::Debian | Platform::Suse => (
+                vec![],
+                Some(vec!["update-ca-certificates", "--fresh"]),
+                None,
+            ),
+            Platform::Fedora => (vec![], Some(vec!["update-ca-trust", "extract"]), None),
+            Platform::Arch => (
+                vec![vec!["trust", "anchor", "--remove", &anchor_s]],
+                None,
+                Some(ARCH_STAGING_DIR.into()),
+            ),
+            Platform::MacOs => (
+                vec![
+                    vec!["security", "remove-trusted-cert", "-d", &anchor_s],
+                    vec![
                         "security",
                         "delete-certificate",
                         "-Z",
                         ca.sha1_thumbprint(),
                         MACOS_KEYCHAIN,
                     ],
-                    true,
-                ),
-            );
-            plan.push(t, elevated, remove);
-            plan.push(
-                t,
-                elevated,
-                Action::RemoveDirIfEmpty {
-                    path: MACOS_DIR.into(),
-                },
-            );
-        }
-        Platform::Windows => {
-            plan.push(
-                t,
-                elevated,
-                run(&["certutil", "-delstore", "Root", ca.serial_hex()], true),
-            );
-            plan.push(t, elevated, remove);
-            plan.push(
-                t,
-                elevated,
-                Action::RemoveDirIfEmpty {
-                    path: windows_dir(machine)?,
-                },
-            );
-        }
-        Platform::WindowsUser => {
-            plan.push(
-                t,
-                elevated,
-                run(
-                    &["certutil", "-user", "-delstore", "Root", ca.serial_hex()],
-                    true,
-                ),
-            );
-            plan.push(t, elevated, remove);
-            plan.push(
-                t,
-                elevated,
-                Action::RemoveDirIfEmpty {
-                    path: windows_dir(machine)?,
-                },
-            );
-        }
+                ],
+                None,
+                Some(MACOS_DIR.into()),
+            ),
+            Platform::Windows => (
+                vec![vec!["certutil", "-delstore", "Root", ca.serial_hex()]],
+                None,
+                Some(windows_dir(machine)?),
+            ),
+            Platform::WindowsUser => (
+                vec![vec![
+                    "certutil",
+                    "-user",
+                    "-delstore",
+                    "Root",
+                    ca.serial_hex(),
+                ]],
+                None,
+                Some(windows_dir(machine)?),
+            ),
+        };
+    let t = Target::System;
+    let elevated = machine.platform != Platform::WindowsUser;
+    for argv in before {
+        plan.push(t, elevated, run(&argv, true));
+    }
+    plan.remove_file(t, elevated, anchor, None);
+    if let Some(argv) = after {
+        plan.push(t, elevated, run(&argv, false));
+    }
+    if let Some(path) = dir {
+        plan.push(t, elevated, Action::RemoveDirIfEmpty { path });
     }
     Ok(())
 }
@@ -974,104 +842,86 @@ pub(crate) mod tests {
     #[test]
     fn untrust_removes_every_file_trust_writes() {
         let ca = test_ca();
+        let paths = |plan: &Plan, kind: fn(&Action) -> bool| -> Vec<PathBuf> {
+            plan.steps
+                .iter()
+                .filter(|s| kind(&s.action))
+                .filter_map(|s| s.action.path().map(Path::to_path_buf))
+                .collect()
+        };
         for platform in Platform::ALL {
             let m = machine(platform);
             let targets = Target::for_platform(platform);
-            let written: Vec<PathBuf> = trust(&m, &reg(), &ca, targets)
-                .unwrap()
-                .steps
-                .iter()
-                .filter_map(|s| match &s.action {
-                    Action::WriteFile { path, .. } => Some(path.clone()),
-                    _ => None,
-                })
-                .collect();
+            let done = trust(&m, &reg(), &ca, targets).unwrap();
             let undo = untrust(&m, &reg(), &ca, targets).unwrap();
-            let removed: Vec<PathBuf> = undo
-                .steps
-                .iter()
-                .filter_map(|s| match &s.action {
-                    Action::RemoveFile { path, .. } => Some(path.clone()),
-                    _ => None,
-                })
-                .collect();
-            for path in &written {
-                assert!(
-                    removed.contains(path),
-                    "{platform}: {} stays",
-                    path.display()
-                );
+            let removed = paths(&undo, |a| matches!(a, Action::RemoveFile { .. }));
+            for path in paths(&done, |a| matches!(a, Action::WriteFile { .. })) {
+                assert!(removed.contains(&path), "{platform}: {path:?} stays");
             }
-            let created: Vec<PathBuf> = trust(&m, &reg(), &ca, targets)
-                .unwrap()
-                .steps
-                .iter()
-                .filter_map(|s| match &s.action {
-                    Action::CreateDir { path, .. } => Some(path.clone()),
-                    _ => None,
-                })
-                .collect();
-            for dir in created {
-                assert!(
-                    undo.steps
-                        .iter()
-                        .any(|s| s.action == Action::RemoveDirIfEmpty { path: dir.clone() }),
-                    "{platform}: {} stays",
-                    dir.display()
-                );
+            let rmdirs = paths(&undo, |a| matches!(a, Action::RemoveDirIfEmpty { .. }));
+            for dir in paths(&done, |a| matches!(a, Action::CreateDir { .. })) {
+                assert!(rmdirs.contains(&dir), "{platform}: {dir:?} stays");
             }
         }
+    }
+
+    /// The OS store's trust and untrust plans on `platform`, as [`lines`].
+    fn assert_system_store<S: AsRef<str>>(
+        ca: &Certificate,
+        platform: Platform,
+        trusts: &[S],
+        untrusts: &[S],
+    ) {
+        let m = machine(platform);
+        let sys = [Target::System];
+        let expect = |l: &[S]| l.iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>();
+        assert_eq!(lines(&trust(&m, &reg(), ca, &sys).unwrap()), expect(trusts));
+        assert_eq!(
+            lines(&untrust(&m, &reg(), ca, &sys).unwrap()),
+            expect(untrusts)
+        );
     }
 
     #[test]
     fn fedora_suse_arch_system_store() {
         let ca = test_ca();
-        let sys = [Target::System];
-        let t = |p| lines(&trust(&machine(p), &reg(), &ca, &sys).unwrap());
-        let u = |p| lines(&untrust(&machine(p), &reg(), &ca, &sys).unwrap());
-        assert_eq!(
-            t(Platform::Fedora),
-            [
+        assert_system_store(
+            &ca,
+            Platform::Fedora,
+            &[
                 "# system: write /etc/pki/ca-trust/source/anchors/berth-registry.example.com.crt 644",
                 "# system: run update-ca-trust extract",
-            ]
-        );
-        assert_eq!(
-            u(Platform::Fedora),
-            [
+            ],
+            &[
                 "# system: rm /etc/pki/ca-trust/source/anchors/berth-registry.example.com.crt",
                 "# system: run update-ca-trust extract",
-            ]
+            ],
         );
-        assert_eq!(
-            t(Platform::Suse),
-            [
+        assert_system_store(
+            &ca,
+            Platform::Suse,
+            &[
                 "# system: write /etc/pki/trust/anchors/berth-registry.example.com.crt 644",
                 "# system: run update-ca-certificates",
-            ]
-        );
-        assert_eq!(
-            u(Platform::Suse),
-            [
+            ],
+            &[
                 "# system: rm /etc/pki/trust/anchors/berth-registry.example.com.crt",
                 "# system: run update-ca-certificates --fresh",
-            ]
+            ],
         );
-        assert_eq!(
-            t(Platform::Arch),
-            [
+        assert_system_store(
+            &ca,
+            Platform::Arch,
+            &[
                 "# system: mkdir /usr/local/share/berth 755",
                 "# system: write /usr/local/share/berth/berth-registry.example.com.crt 644",
                 "# system: run trust anchor --store /usr/local/share/berth/berth-registry.example.com.crt",
-            ]
-        );
-        assert_eq!(
-            u(Platform::Arch),
-            [
+            ],
+            &[
                 "# system: run trust anchor --remove /usr/local/share/berth/berth-registry.example.com.crt (may fail)",
                 "# system: rm /usr/local/share/berth/berth-registry.example.com.crt",
                 "# system: rmdir /usr/local/share/berth",
-            ]
+            ],
         );
     }
 
@@ -1111,42 +961,34 @@ pub(crate) mod tests {
     #[test]
     fn windows_machine_and_user_stores() {
         let ca = test_ca();
-        let sys = [Target::System];
-        let t = |p| lines(&trust(&machine(p), &reg(), &ca, &sys).unwrap());
-        let u = |p| lines(&untrust(&machine(p), &reg(), &ca, &sys).unwrap());
-        assert_eq!(
-            t(Platform::Windows),
-            [
-                r"# system: mkdir C:\ProgramData\Berth 755",
-                r"# system: write C:\ProgramData\Berth\berth-registry.example.com.crt 644",
-                r"# system: run certutil -addstore -f Root C:\ProgramData\Berth\berth-registry.example.com.crt",
-            ]
-        );
-        assert_eq!(
-            u(Platform::Windows),
-            [
-                format!(
-                    "# system: run certutil -delstore Root {} (may fail)",
-                    ca.serial_hex()
-                ),
+        let serial = ca.serial_hex();
+        assert_system_store(
+            &ca,
+            Platform::Windows,
+            &[
+                r"# system: mkdir C:\ProgramData\Berth 755".to_string(),
+                r"# system: write C:\ProgramData\Berth\berth-registry.example.com.crt 644".into(),
+                r"# system: run certutil -addstore -f Root C:\ProgramData\Berth\berth-registry.example.com.crt".into(),
+            ],
+            &[
+                format!("# system: run certutil -delstore Root {serial} (may fail)"),
                 r"# system: rm C:\ProgramData\Berth\berth-registry.example.com.crt".into(),
                 r"# system: rmdir C:\ProgramData\Berth".into(),
-            ]
+            ],
         );
-        assert_eq!(
-            t(Platform::WindowsUser),
-            [
-                r"$ system: mkdir C:\Users\alice\AppData\Local\Berth 755",
-                r"$ system: write C:\Users\alice\AppData\Local\Berth\berth-registry.example.com.crt 644",
-                r"$ system: run certutil -user -addstore -f Root C:\Users\alice\AppData\Local\Berth\berth-registry.example.com.crt",
-            ]
-        );
-        assert_eq!(
-            u(Platform::WindowsUser)[0],
-            format!(
-                "$ system: run certutil -user -delstore Root {} (may fail)",
-                ca.serial_hex()
-            )
+        assert_system_store(
+            &ca,
+            Platform::WindowsUser,
+            &[
+                r"$ system: mkdir C:\Users\alice\AppData\Local\Berth 755".to_string(),
+                r"$ system: write C:\Users\alice\AppData\Local\Berth\berth-registry.example.com.crt 644".into(),
+                r"$ system: run certutil -user -addstore -f Root C:\Users\alice\AppData\Local\Berth\berth-registry.example.com.crt".into(),
+            ],
+            &[
+                format!("$ system: run certutil -user -delstore Root {serial} (may fail)"),
+                r"$ system: rm C:\Users\alice\AppData\Local\Berth\berth-registry.example.com.crt".into(),
+                r"$ system: rmdir C:\Users\alice\AppData\Local\Berth".into(),
+            ],
         );
         let all = trust(&machine(Platform::Windows), &reg(), &ca, &Target::ALL).unwrap();
         assert_eq!(all.targets(), [Target::System]);

@@ -59,36 +59,19 @@ fn sh_path(path: &Path) -> String {
 
 /// One step as a shell command line.
 pub(crate) fn sh_step(step: &Step) -> String {
-    match &step.action {
+    let mut line = match &step.action {
         Action::CreateDir { path, mode } => format!("berth_mkdir {} {mode:o}", sh_path(path)),
         Action::WriteFile {
             path,
             contents,
             mode,
-            only_replacing,
-        } => {
-            let mut line = format!(
-                "berth_write {} {mode:o} {}",
-                sh_path(path),
-                sh_quote(contents)
-            );
-            if let Some(marker) = only_replacing {
-                line.push(' ');
-                line.push_str(&sh_quote(marker));
-            }
-            line
-        }
-        Action::RemoveFile {
-            path,
-            only_if_first_line,
-        } => {
-            let mut line = format!("berth_remove {}", sh_path(path));
-            if let Some(marker) = only_if_first_line {
-                line.push(' ');
-                line.push_str(&sh_quote(marker));
-            }
-            line
-        }
+            ..
+        } => format!(
+            "berth_write {} {mode:o} {}",
+            sh_path(path),
+            sh_quote(contents)
+        ),
+        Action::RemoveFile { path, .. } => format!("berth_remove {}", sh_path(path)),
         Action::RemoveDirIfEmpty { path } => format!("berth_rmdir {}", sh_path(path)),
         Action::Run {
             argv,
@@ -102,7 +85,12 @@ pub(crate) fn sh_step(step: &Step) -> String {
             let args: Vec<String> = argv.iter().map(|a| sh_quote(a)).collect();
             format!("{f} {}", args.join(" "))
         }
+    };
+    if let Some(marker) = step.action.marker() {
+        line.push(' ');
+        line.push_str(&sh_quote(marker));
     }
+    line
 }
 
 /// A complete script that performs `steps` on `/` (for one elevated run).

@@ -49,6 +49,17 @@ pub struct TargetStatus<S> {
     pub detail: String,
 }
 
+impl<S> TargetStatus<S> {
+    fn new(target: Target, (state, detail): (S, String)) -> TargetStatus<S> {
+        TargetStatus {
+            target,
+            label: target.label(),
+            state,
+            detail,
+        }
+    }
+}
+
 /// True when the PEM file at `path` contains `ca`.
 pub(crate) fn file_holds(path: &Path, ca: &Certificate) -> bool {
     std::fs::read_to_string(path)
@@ -132,17 +143,14 @@ pub fn trust_status(
     Target::for_platform(machine.platform)
         .iter()
         .map(|&target| {
-            let (state, detail) = if !target_present(machine, target) {
-                (TrustState::NotPresent, not_present_detail(machine, target))
-            } else {
-                trust_of(machine, registry, ca, target)
-            };
-            TargetStatus {
+            TargetStatus::new(
                 target,
-                label: target.label(),
-                state,
-                detail,
-            }
+                if !target_present(machine, target) {
+                    (TrustState::NotPresent, not_present_detail(machine, target))
+                } else {
+                    trust_of(machine, registry, ca, target)
+                },
+            )
         })
         .collect()
 }
@@ -271,45 +279,38 @@ pub fn insecure_status(
         .iter()
         .filter(|t| Target::for_platform(machine.platform).contains(t))
         .map(|&target| {
-            let (state, detail) =
-                if !machine.platform.is_linux() || !target_present(machine, target) {
-                    (
-                        InsecureState::NotPresent,
-                        not_present_detail(machine, target),
-                    )
-                } else {
-                    let read = |p: &str| std::fs::read_to_string(machine.path(Path::new(p))).ok();
-                    let insecure = match target {
-                        Target::Docker => read(DOCKER_DAEMON_JSON)
-                            .is_some_and(|t| insecure::daemon_json_is_insecure(&t, &auth)),
-                        Target::Containerd => containerd_ca_files(machine, registry).is_none(),
-                        Target::Containers => read(REGISTRIES_CONF)
-                            .is_some_and(|t| insecure::registries_conf_is_insecure(&t, &auth)),
-                        _ => false,
-                    };
-                    let state = if insecure {
-                        InsecureState::Insecure
-                    } else {
-                        InsecureState::Verified
-                    };
-                    let file = match target {
-                        Target::Docker => DOCKER_DAEMON_JSON.to_string(),
-                        Target::Containerd => insecure::containerd_hosts_toml(
-                            &Machine::new(machine.platform, "/", None),
-                            registry,
-                        )
-                        .display()
-                        .to_string(),
-                        _ => REGISTRIES_CONF.to_string(),
-                    };
-                    (state, file)
-                };
-            TargetStatus {
-                target,
-                label: target.label(),
-                state,
-                detail,
+            if !machine.platform.is_linux() || !target_present(machine, target) {
+                let detail = not_present_detail(machine, target);
+                return TargetStatus::new(target, (InsecureState::NotPresent, detail));
             }
+            let read = |p: &str| std::fs::read_to_string(machine.path(Path::new(p))).ok();
+            let (insecure, file) = match target {
+                Target::Docker => (
+                    read(DOCKER_DAEMON_JSON)
+                        .is_some_and(|t| insecure::daemon_json_is_insecure(&t, &auth)),
+                    DOCKER_DAEMON_JSON.to_string(),
+                ),
+                Target::Containerd => (
+                    containerd_ca_files(machine, registry).is_none(),
+                    insecure::containerd_hosts_toml(
+                        &Machine::new(machine.platform, "/", None),
+                        registry,
+                    )
+                    .display()
+                    .to_string(),
+                ),
+                _ => (
+                    read(REGISTRIES_CONF)
+                        .is_some_and(|t| insecure::registries_conf_is_insecure(&t, &auth)),
+                    REGISTRIES_CONF.to_string(),
+                ),
+            };
+            let state = if insecure {
+                InsecureState::Insecure
+            } else {
+                InsecureState::Verified
+            };
+            TargetStatus::new(target, (state, file))
         })
         .collect()
 }

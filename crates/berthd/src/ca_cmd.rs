@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
+use berth_registry::ca::CaDownloads;
 use berth_trust::exec::{DryRun, Executor, Report};
 use berth_trust::insecure::{self, INSECURE_TARGETS, Transport};
+use berth_trust::script::{self, OneLiner};
 use berth_trust::state::{self, TrustState};
 use berth_trust::verify::{self, VerifyState};
 use berth_trust::{CaDir, Certificate, Machine, Plan, Platform, RegistryAddr, Target, plan};
@@ -385,6 +387,42 @@ pub fn run(action: CaAction) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The CA `berthd serve` publishes at `/ca`: the one in `$BERTH_CA_DIR`,
+/// else the one `berthd ca init` (or the app) keeps next to
+/// `http.tls.certificate`. `None` (after a warning when `$BERTH_CA_DIR`
+/// names a directory without a CA) when there is none.
+pub fn published_ca(config: &berth_config::Config) -> anyhow::Result<Option<(CaDir, CaDownloads)>> {
+    let explicit = std::env::var_os("BERTH_CA_DIR").filter(|d| !d.is_empty());
+    let ca_dir = match (
+        &explicit,
+        config
+            .http
+            .tls
+            .as_ref()
+            .and_then(|t| t.certificate.as_deref()),
+    ) {
+        (Some(dir), _) => CaDir::new(dir),
+        (None, Some(cert)) => match cert.parent() {
+            Some(dir) if dir.join(berth_trust::ca::CA_CERT_FILE).is_file() => CaDir::new(dir),
+            _ => return Ok(None),
+        },
+        (None, None) => return Ok(None),
+    };
+    if ca_dir.origin()?.is_none() || !ca_dir.ca_cert_path().is_file() {
+        if explicit.is_some() {
+            eprintln!(
+                "warning: BERTH_CA_DIR={} holds no CA (berthd ca init makes one); /ca is not served",
+                ca_dir.path().display()
+            );
+        }
+        return Ok(None);
+    }
+    let pem = ca_dir.ca_pem()?;
+    let downloads = CaDownloads::from_pem(pem)
+        .with_context(|| format!("the CA in {}", ca_dir.ca_cert_path().display()))?;
+    Ok(Some((ca_dir, downloads)))
+}
+
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
@@ -454,12 +492,20 @@ fn status(dir: &DirArg, args: &MachineArgs, json: bool) -> anyhow::Result<ExitCo
         .filter(|m| m.platform.is_linux())
         .map(|m| state::insecure_status(m, &registry))
         .unwrap_or_default();
+    let one_liners = match &ca {
+        Some(ca) => one_liners(&registry, ca)?,
+        None => Vec::new(),
+    };
     if json {
         let value = serde_json::json!({
             "certificates": status,
             "registry": registry,
             "clients": clients,
             "insecure": insecure,
+            "oneLiners": one_liners
+                .iter()
+                .map(|(kind, line)| (kind.as_str(), line.as_str()))
+                .collect::<std::collections::BTreeMap<_, _>>(),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(ExitCode::SUCCESS);
@@ -482,6 +528,13 @@ fn status(dir: &DirArg, args: &MachineArgs, json: bool) -> anyhow::Result<ExitCo
             status.server_cert_path.display()
         ),
         None => println!("Server: no certificate yet: run `berthd ca init`."),
+    }
+    println!(
+        "\nOn another machine, this fetches the install script from https://{registry}/ca, \
+         checks its SHA-256 and runs it:"
+    );
+    for (kind, line) in &one_liners {
+        println!("  {kind}:\n    {line}");
     }
     if let Some(m) = &machine {
         println!(
@@ -509,6 +562,29 @@ fn status(dir: &DirArg, args: &MachineArgs, json: bool) -> anyhow::Result<ExitCo
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The one-line commands for other machines, by system: each fetches the
+/// script `GET /ca/install.sh` (or `.ps1`) serves for `registry` and runs it
+/// only if its SHA-256 matches.
+fn one_liners(registry: &RegistryAddr, ca: &Certificate) -> anyhow::Result<Vec<(String, String)>> {
+    let base = format!("https://{registry}");
+    let sh = script::install_sh(registry, ca)?;
+    let ps1 = script::install_ps1(registry, ca)?;
+    Ok(vec![
+        (
+            "linux".into(),
+            script::one_liner(OneLiner::Linux, &base, &sh),
+        ),
+        (
+            "macos".into(),
+            script::one_liner(OneLiner::MacOs, &base, &sh),
+        ),
+        (
+            "windows".into(),
+            script::one_liner(OneLiner::PowerShell, &base, &ps1),
+        ),
+    ])
 }
 
 fn verify_word(state: VerifyState) -> &'static str {

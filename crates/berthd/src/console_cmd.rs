@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use berth_admin::{Admin, AdminOptions, console};
+use berth_admin::{Admin, AdminOptions, Tuning, console};
 
 /// The desktop app's identifier: the console shares its data directory, so
 /// both manage the same registry.
@@ -58,6 +58,12 @@ pub fn run(
     let berthd = std::env::current_exe().context("find the berthd executable")?;
     let ui = ui_dir(ui_dir_flag);
     let token = console::needs_token(&listen).then(console::generate_token);
+    // The Trust page acts on this machine, or on the filesystem at
+    // $BERTH_TRUST_ROOT (tests, an image being prepared): files only there.
+    let mut tuning = Tuning::default();
+    if let Some(root) = std::env::var_os("BERTH_TRUST_ROOT").filter(|r| !r.is_empty()) {
+        tuning.trust_root = PathBuf::from(root);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,11 +72,14 @@ pub fn run(
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
             format!("cannot listen on {listen}: is another console running there? pick another --listen")
         })?;
-        let admin = Admin::start(AdminOptions {
-            data_dir: data_dir.clone(),
-            berthd,
-            registry_data_dir,
-        })
+        let admin = Admin::start_with(
+            AdminOptions {
+                data_dir: data_dir.clone(),
+                berthd,
+                registry_data_dir,
+            },
+            tuning,
+        )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         let addr = listener.local_addr()?;
@@ -82,6 +91,12 @@ pub fn run(
             println!("(bound beyond loopback: every API call needs this token)");
         }
         println!("data directory: {}", data_dir.display());
+        if let Some(root) = std::env::var_os("BERTH_TRUST_ROOT").filter(|r| !r.is_empty()) {
+            println!(
+                "trust root: {} (the Trust page writes there and runs no commands)",
+                Path::new(&root).display()
+            );
+        }
         if ui.is_none() {
             eprintln!(
                 "note: the UI is not built; build it with `make ui` (or pass --ui-dir); the API works"

@@ -29,7 +29,8 @@ enum Command {
     /// Serve the registry (the embedded default without --config).
     #[command(
         after_help = "Examples:\n  berthd serve\n  berthd serve --config /etc/berth/config.yml\n  \
-        REGISTRY_HTTP_ADDR=0.0.0.0:5000 berthd serve\n\n\
+        REGISTRY_HTTP_ADDR=0.0.0.0:5000 berthd serve\n  \
+        sleep infinity | berthd serve --exit-with-parent    # stops when `sleep` is killed\n\n\
         Without --config, berthd stores images under $BERTH_DATA_DIR (default: the user's \
         data directory, e.g. ~/.local/share/berth/registry) and listens on 127.0.0.1:5000."
     )]
@@ -37,6 +38,11 @@ enum Command {
         /// A CNCF Distribution config.yml.
         #[arg(long, short, env = "BERTH_CONFIG")]
         config: Option<PathBuf>,
+        /// Stop (as on SIGTERM) when standard input reaches end of file: for a
+        /// parent process that runs berthd with a pipe as its stdin, so that
+        /// berthd does not outlive it, even when the parent is killed.
+        #[arg(long)]
+        exit_with_parent: bool,
     },
     /// Probe the configured storage: list, write, read back, check and delete an object.
     #[command(
@@ -129,7 +135,10 @@ fn iam_policy(bucket: &str) -> anyhow::Result<ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config } => serve::run(config.as_deref()),
+        Command::Serve {
+            config,
+            exit_with_parent,
+        } => serve::run(config.as_deref(), exit_with_parent),
         Command::Console {
             listen,
             data_dir,

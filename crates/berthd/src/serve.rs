@@ -1,6 +1,8 @@
 //! `berthd serve`: load the config, say what cannot be honoured, open the
-//! store, and serve until SIGINT or SIGTERM.
+//! store, and serve until SIGINT or SIGTERM (or, with `--exit-with-parent`,
+//! until its standard input reaches end of file).
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use berth_config::{Auth, Config, LogFormatter, LogLevel};
 use berth_registry::{Registry, Settings, auth::Htpasswd, server};
+use tokio::sync::watch;
 
 use crate::capabilities::{Gap, gaps};
 
@@ -84,8 +87,10 @@ fn init_logging(config: &Config) {
     }
 }
 
-/// Runs the registry.
-pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
+/// Runs the registry. With `exit_with_parent`, it also stops (as on SIGTERM)
+/// when its standard input reaches end of file: the parent holds the pipe's
+/// other end, and the kernel closes it when the parent dies, however it dies.
+pub fn run(config_path: Option<&Path>, exit_with_parent: bool) -> anyhow::Result<ExitCode> {
     let config = load(config_path)?;
     let mut blocking = Vec::new();
     for gap in gaps(&config) {
@@ -121,12 +126,24 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let addr = listen_addr(&config.http.addr)?;
+    // Watch stdin before anything slow (opening a cloud store): a parent that
+    // dies meanwhile is noticed at once.
+    let watched = exit_with_parent.then(watch_stdin);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("start the async runtime")?;
     runtime.block_on(async move {
-        let driver = berth_drivers::open(&config.storage.driver).await?;
+        let driver = tokio::select! {
+            driver = berth_drivers::open(&config.storage.driver) => driver?,
+            () = parent_gone(watched.clone()) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "berthd: standard input closed (the parent process is gone) before serving: stopping"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
         let mut registry = Registry::new(driver, settings);
         if let Some(Auth::Htpasswd { realm, path }) = &config.auth {
             let htpasswd = Htpasswd::load(realm, path)?;
@@ -136,6 +153,13 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
                 path.display()
             );
             registry = registry.with_htpasswd(htpasswd);
+        }
+        if let Some((ca_dir, downloads)) = crate::ca_cmd::published_ca(&config)? {
+            eprintln!(
+                "publishing the CA of {} at /ca, /ca/install.sh, /ca/install.ps1",
+                ca_dir.path().display()
+            );
+            registry = registry.with_trust(downloads);
         }
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} (http.addr): is another registry running there?")
@@ -156,19 +180,25 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
                 purging.dry_run,
             ));
         }
+        let stop = async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = parent_gone(watched) => {
+                    // The parent is gone and with it, most likely, the other
+                    // end of stderr: a failed write is no reason to panic.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "berthd: standard input closed (the parent process is gone): stopping"
+                    );
+                }
+            }
+        };
         let drain = match config.http.drain_timeout {
             d if d.is_zero() => server::DEFAULT_DRAIN,
             d => d,
         };
-        server::serve(
-            listener,
-            registry.router(),
-            tls_config,
-            drain,
-            shutdown_signal(),
-        )
-        .await?;
-        eprintln!("berthd stopped");
+        server::serve(listener, registry.router(), tls_config, drain, stop).await?;
+        let _ = writeln!(std::io::stderr(), "berthd stopped");
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -201,6 +231,44 @@ async fn purge_uploads(
 
 fn humantime_age(age: std::time::Duration) -> String {
     berth_config::format_go_duration(age)
+}
+
+/// Reads (and discards) standard input on a thread of its own until end of
+/// file or a read error, then says so on the channel. A plain thread, not
+/// tokio's stdin: its blocking read, which may never end, would hold up the
+/// runtime's shutdown on SIGTERM, while this thread simply ends with the
+/// process.
+fn watch_stdin() -> watch::Receiver<bool> {
+    let (gone, watched) = watch::channel(false);
+    std::thread::Builder::new()
+        .name("exit-with-parent".into())
+        .spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut buf = [0u8; 512];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = gone.send(true);
+        })
+        .expect("start the thread watching standard input");
+    watched
+}
+
+/// Completes when the watched standard input has closed; never without
+/// `--exit-with-parent`.
+async fn parent_gone(watched: Option<watch::Receiver<bool>>) {
+    match watched {
+        // An error means the watching thread ended without a word: as gone.
+        Some(mut watched) => {
+            let _ = watched.wait_for(|gone| *gone).await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 pub async fn shutdown_signal() {

@@ -51,41 +51,127 @@ fn curl_trusts(curl: &Path, ca_file: &Path, url: &str) -> (bool, String) {
     (out.status.success() && text.starts_with("200"), text)
 }
 
+/// A CA made by `berthd ca init`, a `berthd serve` with its certificate and
+/// an image in it, and an empty Debian-like root with Docker and podman.
+struct Served {
+    tmp: tempfile::TempDir,
+    curl: PathBuf,
+    skopeo: Skopeo,
+    ca_dir: PathBuf,
+    root: PathBuf,
+    registry: Registry,
+    host: String,
+    url: String,
+    reference: String,
+}
+
+impl Served {
+    /// `None` (the test is skipped) without curl or skopeo.
+    fn start() -> Option<Served> {
+        let curl = peer::require("curl", "curl")?;
+        let skopeo = Skopeo::find()?;
+        let tmp = tempfile::tempdir().unwrap();
+        let ca_dir = tmp.path().join("ca");
+        let root = tmp.path().join("root");
+        for dir in ["etc/docker", "etc/containers"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        std::fs::write(
+            root.join("etc/os-release"),
+            "ID=debian\nVERSION_ID=\"12\"\n",
+        )
+        .unwrap();
+        let init = ok(&berthd(&[
+            "ca",
+            "init",
+            "--dir",
+            s(&ca_dir),
+            "--hostname",
+            "berth-e2e-host",
+        ]));
+        assert!(init.contains("created the CA"), "{init}");
+        assert!(init.contains("certificate: "), "{init}");
+
+        let registry = Registry::berthd(Options {
+            tls: Some((ca_dir.join("server.crt"), ca_dir.join("server.key"))),
+            ..Default::default()
+        });
+        let host = registry.host();
+        let url = registry.url();
+        assert!(url.starts_with("https://"));
+
+        // Something to inspect and pull: a small image, pushed without verification.
+        let layout = OciLayout::create(tmp.path().join("layout"));
+        layout.add_image("1", Platform::LINUX_AMD64, &[LayerSpec::new(7, 4096)]);
+        let reference = docker(&host, "trust/app:1");
+        skopeo.push(&layout, "1", &reference, &Access::insecure());
+        Some(Served {
+            tmp,
+            curl,
+            skopeo,
+            ca_dir,
+            root,
+            registry,
+            host,
+            url,
+            reference,
+        })
+    }
+
+    /// The OS store's anchor under the root (what curl is pointed at).
+    fn anchor(&self) -> PathBuf {
+        self.root
+            .join("usr/local/share/ca-certificates/berth-127.0.0.1.crt")
+    }
+
+    /// A client's `certs.d/<host:port>` under the root.
+    fn certs_d(&self, client: &str) -> PathBuf {
+        self.root
+            .join("etc")
+            .join(client)
+            .join("certs.d")
+            .join(&self.host)
+    }
+
+    /// The CA is in the OS store and in podman's and Docker's certs.d under
+    /// the root, byte for byte.
+    fn assert_installed(&self) {
+        let ca_pem = std::fs::read_to_string(self.ca_dir.join("ca.crt")).unwrap();
+        for file in [
+            self.anchor(),
+            self.certs_d("containers").join("ca.crt"),
+            self.certs_d("docker").join("ca.crt"),
+        ] {
+            let installed = std::fs::read_to_string(&file).unwrap_or_default();
+            assert_eq!(installed, ca_pem, "{}", file.display());
+        }
+    }
+
+    /// Whether curl (with the OS anchor) and skopeo (with podman's cert
+    /// directory) verify the registry using only the files under the root.
+    fn clients_trust(&self) -> (bool, bool, String) {
+        let (curl, why) = curl_trusts(&self.curl, &self.anchor(), &self.url);
+        let access = Access::verified(self.certs_d("containers"));
+        match self.skopeo.try_inspect_raw(&self.reference, &access) {
+            Ok(raw) => (curl, !raw.is_empty(), why),
+            Err(f) => {
+                assert!(f.stderr.contains("certificate"), "{f}");
+                (curl, false, format!("{why}; skopeo: {f}"))
+            }
+        }
+    }
+}
+
 #[test]
 fn trust_and_untrust_under_a_root_with_curl_and_skopeo() {
-    let Some(curl) = peer::require("curl", "curl") else {
+    let Some(mut served) = Served::start() else {
         return;
     };
-    let Some(skopeo) = Skopeo::find() else {
-        return;
-    };
-    let tmp = tempfile::tempdir().unwrap();
-    let ca_dir = tmp.path().join("ca");
-    let root = tmp.path().join("root");
-    for dir in ["etc/docker", "etc/containers"] {
-        std::fs::create_dir_all(root.join(dir)).unwrap();
-    }
-    std::fs::write(
-        root.join("etc/os-release"),
-        "ID=debian\nVERSION_ID=\"12\"\n",
-    )
-    .unwrap();
-
-    let init = ok(&berthd(&[
-        "ca",
-        "init",
-        "--dir",
-        s(&ca_dir),
-        "--hostname",
-        "berth-e2e-host",
-    ]));
-    assert!(init.contains("created the CA"), "{init}");
-    assert!(init.contains("certificate: "), "{init}");
     let again = ok(&berthd(&[
         "ca",
         "init",
         "--dir",
-        s(&ca_dir),
+        s(&served.ca_dir),
         "--hostname",
         "berth-e2e-host",
     ]));
@@ -93,41 +179,23 @@ fn trust_and_untrust_under_a_root_with_curl_and_skopeo() {
         again.contains("kept the CA") && again.contains("kept the server certificate"),
         "{again}"
     );
-
-    let mut registry = Registry::berthd(Options {
-        tls: Some((ca_dir.join("server.crt"), ca_dir.join("server.key"))),
-        ..Default::default()
-    });
-    let host = registry.host();
-    let url = registry.url();
-    assert!(url.starts_with("https://"));
-
-    // Something to inspect and pull: a small image, pushed without verification.
-    let layout = OciLayout::create(tmp.path().join("layout"));
-    layout.add_image("1", Platform::LINUX_AMD64, &[LayerSpec::new(7, 4096)]);
-    let reference = docker(&host, "trust/app:1");
-    skopeo.push(&layout, "1", &reference, &Access::insecure());
-
-    let anchor = root.join("usr/local/share/ca-certificates/berth-127.0.0.1.crt");
-    let containers_dir = root.join("etc/containers/certs.d").join(&host);
-    let docker_dir = root.join("etc/docker/certs.d").join(&host);
+    let anchor = served.anchor();
+    let containers_dir = served.certs_d("containers");
+    let docker_dir = served.certs_d("docker");
     // Every `berthd ca` command here acts on the temporary root; all but
     // `verify` (which needs no CA) read the CA directory.
     let run = |cmd: &[&str]| {
         let mut args: Vec<&str> = cmd.to_vec();
-        args.extend(["--root", s(&root), "--host", host.as_str()]);
+        args.extend(["--root", s(&served.root), "--host", served.host.as_str()]);
         if cmd[1] != "verify" {
-            args.extend(["--dir", s(&ca_dir)]);
+            args.extend(["--dir", s(&served.ca_dir)]);
         }
         berthd(&args)
     };
 
     // Before: nothing under the root trusts the registry.
-    let (trusted, why) = curl_trusts(&curl, &anchor, &url);
-    assert!(!trusted, "curl trusted it before `trust`: {why}");
-    let before = skopeo.try_inspect_raw(&reference, &Access::verified(&containers_dir));
-    let failure = before.expect_err("skopeo trusted the registry before `trust`");
-    assert!(failure.stderr.contains("certificate"), "{failure}");
+    let (curl, skopeo, why) = served.clients_trust();
+    assert!(!curl && !skopeo, "trusted before `trust`: {why}");
     let verify = run(&["ca", "verify"]);
     assert!(!verify.status.success(), "verify passed before trust");
     assert!(String::from_utf8_lossy(&verify.stdout).contains("not trusted"));
@@ -144,30 +212,15 @@ fn trust_and_untrust_under_a_root_with_curl_and_skopeo() {
     // Trust: the files appear; curl and skopeo verify with only them.
     let trust = ok(&run(&["ca", "trust"]));
     assert!(trust.contains("skipped"), "{trust}");
-    let ca_pem = std::fs::read_to_string(ca_dir.join("ca.crt")).unwrap();
-    for file in [
-        anchor.clone(),
-        containers_dir.join("ca.crt"),
-        docker_dir.join("ca.crt"),
-    ] {
-        assert_eq!(
-            std::fs::read_to_string(&file).unwrap(),
-            ca_pem,
-            "{}",
-            file.display()
-        );
-    }
-    let (trusted, why) = curl_trusts(&curl, &anchor, &url);
-    assert!(trusted, "curl does not trust it after `trust`: {why}");
-    let raw = skopeo
-        .try_inspect_raw(&reference, &Access::verified(&containers_dir))
-        .unwrap_or_else(|f| panic!("skopeo with the containers cert dir: {f}"));
-    assert!(!raw.is_empty());
+    served.assert_installed();
+    let (curl, skopeo, why) = served.clients_trust();
+    assert!(curl && skopeo, "not trusted after `trust`: {why}");
     // Docker's certs.d has the same layout; skopeo reads it as well.
-    skopeo
+    served
+        .skopeo
         .try_pull(
-            &reference,
-            &tmp.path().join("pulled"),
+            &served.reference,
+            &served.tmp.path().join("pulled"),
             "1",
             &Access::verified(&docker_dir),
             false,
@@ -205,15 +258,112 @@ fn trust_and_untrust_under_a_root_with_curl_and_skopeo() {
     );
     assert!(!anchor.exists());
     assert!(!containers_dir.exists() && !docker_dir.exists());
-    assert!(root.join("etc/containers/certs.d").is_dir(), "parents stay");
-    let after = skopeo.try_inspect_raw(&reference, &Access::verified(&containers_dir));
-    let failure = after.expect_err("skopeo trusted the registry after `untrust`");
-    assert!(failure.stderr.contains("certificate"), "{failure}");
-    let (trusted, why) = curl_trusts(&curl, &anchor, &url);
-    assert!(!trusted, "curl trusted it after `untrust`: {why}");
+    assert!(
+        served.root.join("etc/containers/certs.d").is_dir(),
+        "parents stay"
+    );
+    let (curl, skopeo, why) = served.clients_trust();
+    assert!(!curl && !skopeo, "trusted after `untrust`: {why}");
     assert!(!run(&["ca", "verify"]).status.success());
 
-    registry.stop();
+    served.registry.stop();
+}
+
+/// `curl -fsSLk URL`: what a client that does not trust the registry yet
+/// can fetch.
+fn curl_unverified(curl: &Path, url: &str) -> String {
+    let out = Command::new(curl)
+        .args(["-fsSLk", url])
+        .output()
+        .expect("run curl");
+    assert!(
+        out.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a one-liner as a client would, in `cwd`, with `sudo sh` as plain
+/// `sh` (the install goes under `BERTH_ROOT`, which needs no root).
+fn run_one_liner(line: &str, cwd: &Path, root: &Path) -> Output {
+    assert!(line.contains("&& sudo sh berth-install.sh"), "{line}");
+    let line = line.replace("&& sudo sh ", "&& sh ");
+    Command::new("sh")
+        .args(["-c", &line])
+        .current_dir(cwd)
+        .env("BERTH_ROOT", root)
+        .output()
+        .expect("run sh")
+}
+
+#[test]
+fn another_machine_installs_the_ca_with_the_one_liner_from_the_registry() {
+    let Some(mut served) = Served::start() else {
+        return;
+    };
+    // What berthd serve publishes, without credentials or verification.
+    let ca_pem = std::fs::read_to_string(served.ca_dir.join("ca.crt")).unwrap();
+    assert_eq!(
+        curl_unverified(&served.curl, &format!("{}/ca", served.url)),
+        ca_pem
+    );
+    let served_script = curl_unverified(&served.curl, &format!("{}/ca/install.sh", served.url));
+    let ca = berth_trust::Certificate::from_pem(&ca_pem).unwrap();
+    assert!(served_script.contains(ca.sha256_fingerprint()));
+    assert!(served_script.contains(&format!("/etc/containers/certs.d/{}", served.host)));
+    let ps1 = curl_unverified(&served.curl, &format!("{}/ca/install.ps1", served.url));
+    assert!(ps1.contains("Root"), "{ps1}");
+    assert!(
+        served.registry.log().contains("publishing the CA of"),
+        "{}",
+        served.registry.log()
+    );
+
+    // The one-liner `berthd ca status` prints (as the Trust page shows it).
+    let status = ok(&berthd(&[
+        "ca",
+        "status",
+        "--json",
+        "--dir",
+        s(&served.ca_dir),
+        "--host",
+        &served.host,
+        "--root",
+        s(&served.root),
+    ]));
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let linux = status["oneLiners"]["linux"].as_str().unwrap().to_string();
+    assert!(
+        linux.contains(&format!("{}/ca/install.sh", served.url)),
+        "{linux}"
+    );
+
+    // A script that is not byte for byte the one the hash was made from
+    // never runs.
+    let cwd = served.tmp.path().join("client");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let hash = berth_trust::script::script_sha256(&served_script);
+    let forged = linux.replace(&hash, &"0".repeat(64));
+    let out = run_one_liner(&forged, &cwd, &served.root);
+    assert!(!out.status.success(), "a wrong hash ran the script");
+    assert!(!served.anchor().exists());
+
+    let (curl, skopeo, why) = served.clients_trust();
+    assert!(!curl && !skopeo, "trusted before the install: {why}");
+    let out = run_one_liner(&linux, &cwd, &served.root);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("berth-install.sh: OK"), "{text}");
+    assert!(text.contains("Done: this machine now trusts"), "{text}");
+    served.assert_installed();
+    let (curl, skopeo, why) = served.clients_trust();
+    assert!(curl && skopeo, "not trusted after the install: {why}");
+    served.registry.stop();
 }
 
 #[test]

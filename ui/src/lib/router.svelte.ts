@@ -1,7 +1,7 @@
-// Hash routing between the four pages: #/status, #/storage, #/config, #/credentials.
+// Hash routing between the pages: #/status, #/storage, #/config, #/credentials, #/trust.
 
 /** The pages of the app. */
-export type Page = "status" | "storage" | "config" | "credentials";
+export type Page = "status" | "storage" | "config" | "credentials" | "trust";
 
 /** The pages in sidebar order, with their titles. */
 export const pages: { id: Page; title: string; subtitle: string }[] = [
@@ -9,6 +9,7 @@ export const pages: { id: Page; title: string; subtitle: string }[] = [
   { id: "storage", title: "Storage", subtitle: "Where the registry keeps images: pick a backend, test it, save." },
   { id: "config", title: "Configuration", subtitle: "The registry's config.yml: download it, or review and apply a new one." },
   { id: "credentials", title: "Credentials", subtitle: "Secrets kept in the OS keychain, never in config.yml." },
+  { id: "trust", title: "Trust", subtitle: "The registry's CA: make this machine and others trust it, and prove it works." },
 ];
 
 function fromHash(): Page {

@@ -16,6 +16,119 @@ export interface Status {
   restarts: number;
   lastError: string | null;
   configPath: string;
+  /** The certificate the registry serves, or null for plain HTTP. */
+  certificate: CertificateView | null;
+}
+
+/** A certificate as the Trust and Status pages show it. */
+export interface CertificateView {
+  subject: string;
+  issuer: string;
+  names: string[];
+  sha256Fingerprint: string;
+  /** End of validity, RFC 3339. */
+  notAfter: string;
+  daysLeft: number;
+  isCa: boolean;
+}
+
+/** A client whose trust Berth manages. */
+export type TrustTarget = "system" | "docker" | "containerd" | "containers" | "nss";
+
+/** One client's state: trust in the CA, or whether it skips verification. */
+export interface TargetStatus<S extends string> {
+  target: TrustTarget;
+  label: string;
+  state: S;
+  detail: string;
+}
+
+/** How administrator rights are asked for. */
+export type Elevation = "pkexec" | "sudo" | "mac-os-prompt" | "windows-uac";
+
+/** What `trustStatus` returns. */
+export interface TrustStatus {
+  registry: string;
+  tls: boolean;
+  berthCertificate: boolean;
+  caDir: string;
+  origin: "berth-ca" | "own-ca" | "own-certificate" | null;
+  ca: CertificateView | null;
+  server: CertificateView | null;
+  machine: { platform: string | null; root: string; live: boolean; error: string | null };
+  elevation: Elevation | null;
+  clients: TargetStatus<"trusted" | "not-trusted" | "not-present">[];
+  insecure: TargetStatus<"insecure" | "verified" | "not-present">[];
+}
+
+/** What a trust plan does. */
+export type TrustAction = "trust" | "untrust" | "insecure" | "secure";
+
+/** One file or command of a dry run. */
+export interface DryRunLine {
+  target: TrustTarget;
+  description: string;
+  path: string | null;
+  elevated: boolean;
+  contents: string | null;
+}
+
+/** What `trustPlan` returns: exactly what applying would touch. */
+export interface TrustPlan {
+  action: TrustAction;
+  registry: string;
+  planId: string;
+  needsElevation: boolean;
+  lines: DryRunLine[];
+  elevation: Elevation | null;
+  notes: string[];
+}
+
+/** One step's outcome after `trustApply`. */
+export interface TrustOutcome {
+  target: TrustTarget;
+  description: string;
+  status: "done" | "unchanged" | "skipped" | "failed" | "failed-ignored" | "not-run";
+  detail: string;
+}
+
+/** What `trustApply` returns. */
+export interface TrustApplied {
+  action: TrustAction;
+  succeeded: boolean;
+  elevatedWith: string | null;
+  outcomes: TrustOutcome[];
+  notes: string[];
+  status: TrustStatus;
+}
+
+/** One client's handshake with the registry. */
+export interface Verdict {
+  target: TrustTarget;
+  label: string;
+  state: "trusted" | "not-trusted" | "not-present" | "unreachable" | "not-checked";
+  detail: string;
+  sources: string[];
+}
+
+/** What `trustVerify` returns. */
+export interface VerifyResult {
+  registry: string;
+  allTrusted: boolean;
+  verdicts: Verdict[];
+}
+
+/** What `trustOneLiners` returns: the commands for other machines. */
+export interface OneLiners {
+  registry: string;
+  baseUrl: string;
+  linux: string;
+  macos: string;
+  windows: string;
+  shSha256: string;
+  ps1Sha256: string;
+  caFingerprint: string;
+  note: string | null;
 }
 
 /** A log level, as read from the sidecar's log lines. */

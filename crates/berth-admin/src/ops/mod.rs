@@ -4,6 +4,7 @@ mod credentials;
 mod registry;
 pub(crate) mod status;
 mod storage;
+mod trust;
 mod yaml;
 
 use serde::de::DeserializeOwned;
@@ -13,7 +14,7 @@ use crate::Admin;
 use crate::error::{AdminError, ErrorCode};
 
 /// Every operation's name, as `Admin::call` takes it.
-pub const OPERATIONS: [&str; 18] = [
+pub const OPERATIONS: [&str; 23] = [
     "status",
     "start",
     "stop",
@@ -31,6 +32,11 @@ pub const OPERATIONS: [&str; 18] = [
     "credentialsList",
     "credentialsSet",
     "credentialsDelete",
+    "trustStatus",
+    "trustPlan",
+    "trustApply",
+    "trustVerify",
+    "trustOneLiners",
     "operations",
 ];
 
@@ -59,6 +65,11 @@ pub async fn dispatch(admin: &Admin, op: &str, args: Value) -> Result<Value, Adm
         "credentialsList" => to_json(credentials::list(admin).await?),
         "credentialsSet" => to_json(credentials::set(admin, parse(op, args)?).await?),
         "credentialsDelete" => to_json(credentials::delete(admin, parse(op, args)?).await?),
+        "trustStatus" => to_json(admin.trust_status()?),
+        "trustPlan" => to_json(admin.trust_plan(parse(op, args)?)?),
+        "trustApply" => to_json(admin.trust_apply(parse(op, args)?).await?),
+        "trustVerify" => to_json(admin.trust_verify().await?),
+        "trustOneLiners" => to_json(admin.trust_one_liners()?),
         "operations" => to_json(OPERATIONS),
         _ => Err(AdminError::new(
             ErrorCode::NotFound,

@@ -32,6 +32,8 @@ pub struct Status {
     pub last_error: Option<String>,
     /// The config.yml it serves.
     pub config_path: String,
+    /// The certificate it serves (TLS), or `null` for plain HTTP.
+    pub certificate: Option<crate::tls::CertificateView>,
 }
 
 impl Admin {
@@ -55,6 +57,7 @@ impl Admin {
             restarts: snap.restarts,
             last_error: snap.last_error,
             config_path: self.store.path().display().to_string(),
+            certificate: crate::tls::served_certificate(&config),
         }
     }
 }

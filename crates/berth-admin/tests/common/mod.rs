@@ -16,12 +16,14 @@ use serde_json::{Value, json};
 pub use berth_e2e::registry::{berthd_bin, free_port};
 
 /// Tuning for tests: a keychain service of the test's own, any free port,
-/// a short start-up limit.
+/// a short start-up limit, and a trust root that is never this machine's `/`
+/// (a fixture gives each test its own).
 pub fn tuning() -> Tuning {
     Tuning {
         keychain_service: format!("berth-test-{}", std::process::id()),
         preferred_port: 0,
         startup_timeout: Duration::from_secs(20),
+        trust_root: std::env::temp_dir().join("berth-test-no-trust-root"),
     }
 }
 
@@ -64,7 +66,12 @@ impl Fixture {
             config_yaml(port, &dir.path().join("root-a"), extra),
         )
         .unwrap();
-        let admin = Admin::start_with(options(dir.path()), tuning())
+        let trust_root = dir.path().join("trust-root");
+        let tuning = Tuning {
+            trust_root: trust_root.clone(),
+            ..tuning()
+        };
+        let admin = Admin::start_with(options(dir.path()), tuning)
             .await
             .unwrap_or_else(|e| panic!("admin start: {e}: {}", e.hint));
         let fixture = Fixture { dir, admin, port };
@@ -75,6 +82,32 @@ impl Fixture {
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// The filesystem root the Trust operations act on.
+    pub fn trust_root(&self) -> PathBuf {
+        self.dir.path().join("trust-root")
+    }
+
+    /// The registry's API on this machine: TLS, Berth's certificate.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/v2/", self.port)
+    }
+
+    /// A client that trusts Berth's CA (the app's `ca/ca.crt`) and nothing else.
+    pub fn client(&self) -> reqwest::Client {
+        let pem = std::fs::read(self.data_dir().join("ca/ca.crt")).expect("the app's CA");
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .no_proxy()
+            .build()
+            .unwrap()
+    }
+
+    /// GET the registry's `/v2/`: its status, or 0 when nothing answers.
+    pub async fn registry_status(&self) -> u16 {
+        status_of(&self.client(), &self.url()).await
     }
 
     /// config.yml's bytes.
@@ -154,10 +187,9 @@ pub fn environ(pid: u64) -> Vec<String> {
 }
 
 /// Pushes `data` as a blob of `repo` (monolithic POST + PUT); returns its digest.
-pub async fn push_blob(base: &str, repo: &str, data: &[u8]) -> String {
+pub async fn push_blob(client: &reqwest::Client, base: &str, repo: &str, data: &[u8]) -> String {
     use sha2::Digest;
     let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)));
-    let client = reqwest::Client::new();
     let start = client
         .post(format!("{base}{repo}/blobs/uploads/"))
         .send()
@@ -190,9 +222,9 @@ pub fn blob_path(root: &Path, digest: &str) -> PathBuf {
         .join("data")
 }
 
-/// GET `url`'s status, or 0 when nothing answers.
-pub async fn status_of(url: &str) -> u16 {
-    match reqwest::get(url).await {
+/// GET `url`'s status, or 0 when nothing answers (or the TLS handshake fails).
+pub async fn status_of(client: &reqwest::Client, url: &str) -> u16 {
+    match client.get(url).send().await {
         Ok(r) => r.status().as_u16(),
         Err(_) => 0,
     }
