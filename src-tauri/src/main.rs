@@ -3,12 +3,14 @@
 //! The window opens at once and shows the UI in `ui/dist`; the management core
 //! ([`berth_admin::Admin`]) starts in the background and runs `berthd` as its
 //! sidecar. The UI reaches every admin operation through one command,
-//! `invoke("admin", { op, args })` (see `docs/admin-api.md`). Quitting the app,
+//! `invoke("admin", { op, args })` (see `docs/admin-api.md`), and saves
+//! downloads through `save_download` (see the `download` module). Quitting the app,
 //! by closing the window or by SIGTERM/SIGINT, stops the sidecar.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod backend;
+mod download;
 mod paths;
 mod quit;
 
@@ -30,7 +32,7 @@ async fn admin(
 fn main() {
     let app = tauri::Builder::default()
         .manage(Backend::new())
-        .invoke_handler(tauri::generate_handler![admin])
+        .invoke_handler(tauri::generate_handler![admin, download::save_download])
         .setup(|app| {
             let handle = app.handle().clone();
             // The window is already up; the sidecar starts behind it and the UI

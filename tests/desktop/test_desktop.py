@@ -214,6 +214,12 @@ class Window:
     def screenshot(self, name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"
         try:
+            # Let WebKit render what the DOM holds now: with nothing animating,
+            # a snapshot may otherwise show the last frame it happened to paint.
+            self.driver.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "requestAnimationFrame(() => requestAnimationFrame(() => done(true)));"
+            )
             self.driver.get_screenshot_as_file(str(path))
         except WebDriverException:
             subprocess.run(["import", "-window", "root", str(path)], check=False)
@@ -229,6 +235,7 @@ class Run:
     def __init__(self, scratch: Path):
         self.scratch = scratch
         self.data_dir = scratch / "app"
+        self.downloads = scratch / "downloads"
         self.first_store = scratch / "store-first"
         self.new_store = scratch / "store-saved"
         self.registry_port = free_port()
@@ -276,7 +283,12 @@ class Run:
 
     def start_driver(self) -> None:
         log = open(ARTIFACTS / "tauri-driver.log", "w")
-        env = dict(os.environ, BERTH_APP_DATA_DIR=str(self.data_dir), RUST_BACKTRACE="1")
+        env = dict(
+            os.environ,
+            BERTH_APP_DATA_DIR=str(self.data_dir),
+            BERTH_DOWNLOAD_DIR=str(self.downloads),
+            RUST_BACKTRACE="1",
+        )
         tauri_driver = shutil.which("tauri-driver") or str(Path.home() / ".cargo/bin/tauri-driver")
         self.tauri_driver = subprocess.Popen(
             [
@@ -431,6 +443,37 @@ class Run:
         window.find("[data-testid=nav-status]", 5).click()
         window.find("[data-testid=status-card] [data-testid=state-badge][data-state=running]", 20)
         window.screenshot("status-after-save")
+
+    def config_download(self) -> None:
+        # WebKitGTK drops <a download> clicks; the app saves the file itself.
+        window = self.require_window()
+        window.find("[data-testid=nav-config]", 5).click()
+        window.find("[data-testid=config-download]", 20).click()
+        saved = window.wait(
+            "config.yml appears in the Downloads folder",
+            20,
+            lambda: next(iter(self.downloads.glob("*.yml")), None) if self.downloads.is_dir() else None,
+        )
+        text = saved.read_text()
+        if str(self.new_store) not in text or "storage:" not in text:
+            raise StepFailed(f"{saved} is not the current config.yml:\n{text}")
+        leftovers = [p.name for p in self.downloads.iterdir() if p.name.startswith(".")]
+        if leftovers:
+            raise StepFailed(f"partial files left in the Downloads folder: {leftovers}")
+        toast = window.wait(
+            "a toast names where it was saved",
+            10,
+            lambda: next(
+                (
+                    t.text
+                    for t in window.driver.find_elements(By.CSS_SELECTOR, "[data-testid=toast]")
+                    if str(saved) in t.text
+                ),
+                None,
+            ),
+        )
+        self.metrics["downloadToast"] = toast
+        window.find("[data-testid=nav-status]", 5).click()
 
     def quit(self) -> None:
         window = self.require_window()
@@ -610,6 +653,7 @@ def main() -> int:
             ("status-running", run.status_running),
             ("idle-cpu", run.idle_cpu),
             ("storage-save", run.storage_save),
+            ("config-download", run.config_download),
             ("quit-stops-sidecar", run.quit),
             ("kill-stops-sidecar", run.kill_app),
         ]

@@ -1,3 +1,5 @@
+import { invoke, isTauri } from "@tauri-apps/api/core";
+
 // Copying text, also where navigator.clipboard is not allowed (plain http pages).
 
 /** Copies text to the clipboard; false when the browser refused. */
@@ -27,8 +29,16 @@ export async function copyText(text: string): Promise<boolean> {
   return ok;
 }
 
-/** Offers text as a file download. */
-export function downloadText(filename: string, text: string, type = "application/yaml"): void {
+/**
+ * Offers text as a file download. In a browser that is an `<a download>`
+ * click (the browser says where it went); in the desktop app, whose WebKitGTK
+ * drops such clicks, the app saves it in the Downloads folder and the path
+ * comes back.
+ */
+export async function downloadText(filename: string, text: string, type = "application/yaml"): Promise<string | null> {
+  if (isTauri()) {
+    return await invoke<string>("save_download", { filename, contents: text });
+  }
   const url = URL.createObjectURL(new Blob([text], { type }));
   const a = document.createElement("a");
   a.href = url;
@@ -37,4 +47,5 @@ export function downloadText(filename: string, text: string, type = "application
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+  return null;
 }
