@@ -1,18 +1,20 @@
 // Small formatting helpers for the pages.
 
-/** "3d 4h", "2h 05m", "4m 09s", "12s". */
+/**
+ * "3d 4h", "2h 05m", "4m", "under a minute": minutes at the finest, so that
+ * the Status page changes (and the window repaints) at most once a minute.
+ */
 export function formatUptime(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return "—";
   const s = Math.floor(seconds);
   const d = Math.floor(s / 86400);
   const h = Math.floor((s % 86400) / 3600);
   const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
   const pad = (n: number) => String(n).padStart(2, "0");
   if (d > 0) return `${d}d ${h}h`;
   if (h > 0) return `${h}h ${pad(m)}m`;
-  if (m > 0) return `${m}m ${pad(sec)}s`;
-  return `${sec}s`;
+  if (m > 0) return `${m}m`;
+  return "under a minute";
 }
 
 /** The time of day of an RFC 3339 timestamp, HH:MM:SS in local time. */
