@@ -108,11 +108,7 @@ fn print_redacts_secrets_unless_asked() {
 #[test]
 fn serve_without_config_uses_the_embedded_default() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = berth_e2e::registry::free_port();
     let mut child = berthd()
         .arg("serve")
         .env("BERTH_DATA_DIR", dir.path().join("data"))

@@ -7,13 +7,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use berth_e2e::registry::free_port;
 
 /// Sends `head` on a new connection and reads the answer's head.
 fn request(port: u16, head: &str) -> String {

@@ -12,13 +12,7 @@ use std::time::{Duration, Instant};
 /// How long berthd may take to stop once asked.
 const EXIT_LIMIT: Duration = Duration::from_secs(10);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use berth_e2e::registry::free_port;
 
 fn config(dir: &Path, port: u16) -> PathBuf {
     let path = dir.join("config.yml");
