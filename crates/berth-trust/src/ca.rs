@@ -7,6 +7,7 @@
 //!   server.crt      the registry's certificate chain (PEM): http.tls.certificate
 //!   server.key      its private key, 0600: http.tls.key
 //!   origin          berth-ca | own-ca | own-certificate
+//!   names           extra names for the server certificate, one per line
 //! ```
 //!
 //! Every file is written through a temporary file and a rename, so a reader
@@ -37,6 +38,7 @@ pub const SERVER_CERT_FILE: &str = "server.crt";
 /// The registry's private key (`http.tls.key`).
 pub const SERVER_KEY_FILE: &str = "server.key";
 const ORIGIN_FILE: &str = "origin";
+const NAMES_FILE: &str = "names";
 
 /// How long a new Berth CA is valid.
 pub const CA_VALIDITY_DAYS: i64 = 3650;
@@ -450,6 +452,40 @@ impl CaDir {
         Ok(leaf.clone())
     }
 
+    /// The names the admin added for the server certificate (besides
+    /// localhost, the loopback addresses and the hostname), kept across
+    /// renewals.
+    pub fn extra_names(&self) -> Result<Vec<String>> {
+        let text = files::read_optional(&self.dir.join(NAMES_FILE))?.unwrap_or_default();
+        Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Replaces the extra names; each must be a DNS name or an IP address.
+    /// Returns them as kept (lowercase, without duplicates). The certificate
+    /// itself is reissued by the next [`CaDir::ensure_server_certificate`].
+    pub fn set_extra_names(&self, names: &[String]) -> Result<Vec<String>> {
+        let mut kept: Vec<String> = Vec::new();
+        for name in names {
+            let name = check_name(name)?;
+            if !kept.contains(&name) {
+                kept.push(name);
+            }
+        }
+        files::create_dir_all(&self.dir, 0o700)?;
+        let mut text = String::from("# Extra names for the registry's certificate, one per line.\n");
+        for name in &kept {
+            text.push_str(name);
+            text.push('\n');
+        }
+        files::write_atomically(&self.dir.join(NAMES_FILE), text.as_bytes(), 0o644)?;
+        Ok(kept)
+    }
+
     /// Names, fingerprints and validity of the CA and the server
     /// certificate.
     pub fn status(&self) -> Result<Status> {
@@ -560,6 +596,29 @@ fn normalize_names(names: &[String]) -> Vec<String> {
     names
 }
 
+/// `name` as a certificate holds it (lowercase; an IP address in its
+/// canonical form), or why it cannot be one: a DNS name of letters, digits
+/// and hyphens between dots (a leading `*.` allowed), or an IP address.
+pub fn check_name(name: &str) -> Result<String> {
+    let trimmed = name.trim().trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = trimmed.parse::<std::net::IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    let lower = trimmed.to_ascii_lowercase();
+    let labels = lower.strip_prefix("*.").unwrap_or(&lower);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if lower.len() > 253 || !labels.split('.').all(label_ok) {
+        return Err(Error::Name(name.to_string()));
+    }
+    Ok(lower)
+}
+
 /// The names the registry's certificate covers: `localhost`, `127.0.0.1`,
 /// `::1`, the machine's hostname, and `extra` (names or IP addresses the
 /// admin adds, e.g. `registry.example.com`).
@@ -600,6 +659,32 @@ mod tests {
             "build-01",
             &extra.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
         )
+    }
+
+    #[test]
+    fn extra_names_are_checked_and_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = CaDir::new(tmp.path().join("ca"));
+        assert!(dir.extra_names().unwrap().is_empty());
+        let kept = dir
+            .set_extra_names(&[
+                "Registry.Example.com".into(),
+                "10.0.0.5".into(),
+                "[fd00::0001]".into(),
+                "*.lab.example".into(),
+                "registry.example.com".into(),
+            ])
+            .unwrap();
+        assert_eq!(
+            kept,
+            ["registry.example.com", "10.0.0.5", "fd00::1", "*.lab.example"]
+        );
+        assert_eq!(dir.extra_names().unwrap(), kept);
+        for bad in ["", "bad name", "-lead.example", "a..b", "x_y.example", "https://r.example"] {
+            let e = dir.set_extra_names(&[bad.to_string()]).unwrap_err();
+            assert!(e.to_string().contains("DNS name"), "{bad}: {e}");
+        }
+        assert_eq!(dir.extra_names().unwrap(), kept, "a refused list changes nothing");
     }
 
     #[test]

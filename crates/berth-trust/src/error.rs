@@ -42,6 +42,11 @@ pub enum Error {
     /// rcgen could not generate a key or sign a certificate.
     #[error("cannot create the certificate: {0}")]
     Generate(#[from] rcgen::Error),
+    /// A name for a server certificate that is neither a DNS name nor an IP address.
+    #[error(
+        "{0:?} is not a name a certificate can hold: write a DNS name (registry.example.com, *.example.com) or an IP address"
+    )]
+    Name(String),
     /// A registry address that is not `host[:port]`.
     #[error("{0:?} is not a registry address: write host:port (e.g. registry.example.com:5000)")]
     Address(String),

@@ -34,7 +34,8 @@ pub enum CaAction {
         #[command(flatten)]
         dir: DirArg,
         /// Extra names or IP addresses for the certificate (besides localhost,
-        /// 127.0.0.1, ::1 and the hostname).
+        /// 127.0.0.1, ::1 and the hostname); they replace the names kept in
+        /// the CA directory, which later runs without --name reuse.
         #[arg(long = "name", value_delimiter = ',')]
         names: Vec<String>,
         /// The hostname to put in the CA's name and the certificate.
@@ -274,7 +275,14 @@ pub fn run(action: CaAction) -> anyhow::Result<ExitCode> {
                     init.ca.info().not_after_rfc3339
                 );
             }
-            let names = berth_trust::ca::server_names(&hostname, &names);
+            // --name replaces the kept extra names; without it they are kept,
+            // so a daily `berthd ca init` renews for the same names.
+            let extra = if names.is_empty() {
+                ca_dir.extra_names()?
+            } else {
+                ca_dir.set_extra_names(&names)?
+            };
+            let names = berth_trust::ca::server_names(&hostname, &extra);
             let server = ca_dir.ensure_server_certificate(&names, SystemTime::now())?;
             let info = server.certificate.info();
             match &server.issued {

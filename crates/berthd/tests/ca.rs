@@ -429,3 +429,43 @@ fn insecure_edits_client_configs_under_a_root_and_undoes_them() {
         "# the distribution's comments\n"
     );
 }
+
+#[test]
+fn extra_names_are_kept_for_later_renewals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    let first = ok(&berthd(&[
+        "ca",
+        "init",
+        "--dir",
+        s(&dir),
+        "--hostname",
+        "names-host",
+        "--name",
+        "Registry.Example.com,10.0.0.5",
+    ]));
+    assert!(
+        first.contains("registry.example.com") && first.contains("10.0.0.5"),
+        "{first}"
+    );
+    // A later run without --name (a daily renewal) keeps them.
+    let again = ok(&berthd(&[
+        "ca",
+        "init",
+        "--dir",
+        s(&dir),
+        "--hostname",
+        "names-host",
+    ]));
+    assert!(again.contains("kept the server certificate"), "{again}");
+    assert!(again.contains("registry.example.com"), "{again}");
+    // A name no certificate can hold is refused, and nothing changes.
+    let bad = berthd(&[
+        "ca", "init", "--dir", s(&dir), "--hostname", "names-host", "--name", "bad name",
+    ]);
+    assert!(!bad.status.success());
+    let said = String::from_utf8_lossy(&bad.stderr);
+    assert!(said.contains("not a name a certificate can hold"), "{said}");
+    let names = std::fs::read_to_string(dir.join("names")).unwrap();
+    assert!(names.contains("registry.example.com"), "{names}");
+}
