@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build run test test-unit lint deps ui bench bench-quick clean
+.PHONY: all build run test test-unit lint deps ui bench bench-quick bench-gc clean
 
 all: build
 
@@ -41,6 +41,11 @@ bench: deps
 
 bench-quick: deps
 	CARGO="$(CARGO)" bench/run --quick $(BENCH_ARGS)
+
+## berthd du vs du -s, berthd gc --dry-run vs registry garbage-collect
+## --dry-run, on a generated store of 100,000 blobs (bench/gc-du.sh).
+bench-gc: deps
+	CARGO="$(CARGO)" bench/gc-du.sh $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean

@@ -7,8 +7,9 @@ WebKitWebDriver; the app starts the real berthd sidecar. Steps:
 
 1. launch: the window shows the sidebar (time to a usable window is measured);
 2. status: the Status page says the registry is running, at its address;
-3. idle: no animation runs at rest, and CPU use of the app (and its WebKit
-   processes) and of the sidecar over 20 s at rest stays low;
+3. idle: no animation runs at rest; CPU use of the app (and its WebKit
+   processes) and of the sidecar is recorded while WebKit settles after the
+   launch (5-20 s) and asserted low at rest (20-40 s after launch);
 4. storage save: a new filesystem directory is saved from the Storage page; the
    toast says the registry restarted, config.yml names the directory, the
    registry answers on its port and reports the new backend;
@@ -55,9 +56,13 @@ LAUNCH_TIMEOUT = 60  # s, first launch includes WebKit's own start-up
 SIDECAR_TIMEOUT = 60  # s, until the Status page says "running"
 SAVE_TIMEOUT = 90  # s, probe + restart + health check
 QUIT_TIMEOUT = 30  # s, until the app and the sidecar are gone
-IDLE_AFTER = 5.0  # s after launch before measuring idle CPU
-IDLE_WINDOW = 20.0  # s of idle CPU measurement
-IDLE_CPU_LIMIT = 20.0  # % of one core, the app (with WebKit) and the sidecar together
+SETTLE_AFTER = 5.0  # s after launch before measuring CPU while WebKit settles
+SETTLE_WINDOW = 15.0  # s of that measurement (recorded, not asserted)
+IDLE_WINDOW = 20.0  # s of idle CPU measurement, right after the settling one
+# % of one core, the app (with WebKit) and the sidecar together. Measured at
+# rest: 0.2-0.5%; WebKit's start-up tail (JIT, caches) costs ~5% in the first
+# 20 s, and an animation left running ~75%.
+IDLE_CPU_LIMIT = 10.0
 
 
 class StepFailed(Exception):
@@ -378,11 +383,12 @@ class Run:
         self.metrics["prefersReducedMotion"] = window.driver.execute_script(
             "return matchMedia('(prefers-reduced-motion: reduce)').matches;"
         )
-        rest = self.launched_at + IDLE_AFTER - time.monotonic()
+        rest = self.launched_at + SETTLE_AFTER - time.monotonic()
         if rest > 0:
             time.sleep(rest)
         app = [self.app_pid or 0] + descendants(self.app_pid or 0)
         app = [pid for pid in app if pid != self.sidecar_pid]
+        self.metrics["settlingCpuPercent"] = cpu_percent(app + [self.sidecar_pid or 0], SETTLE_WINDOW)
         usage = cpu_percent(app + [self.sidecar_pid or 0], IDLE_WINDOW)
         self.metrics["idleCpuPercent"] = usage
         self.metrics["idleCpuWindowSeconds"] = IDLE_WINDOW

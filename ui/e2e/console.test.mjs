@@ -202,6 +202,41 @@ describe("Berth console in Chromium", { skip: gaps.length > 0 ? "peers missing (
     assert.ok(!existsSync(daemonJson), "daemon.json held only Berth's entry, so it is gone");
   });
 
+  test("trust page: extra names for the certificate, a bad one refused", async () => {
+    await open("trust");
+    const before = await api(stack.baseUrl, "status");
+    await page.click('[data-testid="cert-names-open"]');
+    const dialog = page.locator('[data-testid="cert-names-dialog"]');
+    await dialog.waitFor();
+    // The first check happens as the admin types.
+    await page.fill('[data-testid="cert-name-input"]', "not a name");
+    await page.click('[data-testid="cert-name-add"]');
+    await dialog.locator(".field-error", { hasText: "DNS name" }).waitFor();
+    await page.fill('[data-testid="cert-name-input"]', "Registry.Berth.test");
+    await page.press('[data-testid="cert-name-input"]', "Enter");
+    await page.fill('[data-testid="cert-name-input"]', "10.9.8.7");
+    await page.click('[data-testid="cert-name-add"]');
+    await dialog.locator('[data-testid="cert-names-list"]', { hasText: "registry.berth.test" }).waitFor();
+    await screenshot(page, "17-trust-names");
+    await page.click('[data-testid="cert-names-save"]');
+    await page.locator(".toast.success").filter({ hasText: "Certificate reissued" }).waitFor({ timeout: 30000 });
+    const names = (await page.locator('[data-testid="trust-server-names"]').textContent()) ?? "";
+    assert.match(names, /registry\.berth\.test/);
+    assert.match(names, /10\.9\.8\.7/);
+    const after = await api(stack.baseUrl, "status");
+    assert.notEqual(after.pid, before.pid, "the registry restarted on the new certificate");
+    assert.ok(after.certificate.names.includes("registry.berth.test"), JSON.stringify(after.certificate));
+    const trust = await api(stack.baseUrl, "trustStatus");
+    assert.deepEqual(trust.extraNames, ["registry.berth.test", "10.9.8.7"]);
+    // The import dialog opens with both choices and refuses a key that is not PEM.
+    await page.click('[data-testid="cert-import-open"]');
+    await page.locator('[data-testid="cert-import-dialog"]').waitFor();
+    await page.click('[data-testid="cert-kind-own-certificate"]');
+    await page.locator('[data-testid="cert-import-bundle"]').waitFor();
+    await screenshot(page, "18-trust-import");
+    await page.keyboard.press("Escape");
+  });
+
   test("the storage form follows the selected backend", async () => {
     await open("storage");
     await page.locator('[data-testid="storage-fields"]').waitFor({ state: "attached" });

@@ -23,8 +23,25 @@ import type {
   TrustApplied,
   TrustPlan,
   TrustStatus,
+  CertificateImport,
   TrustTarget,
   VerifyResult,
+  DiskSettings,
+  GcReport,
+  ManifestDetail,
+  Reclaimable,
+  RepositoriesView,
+  TagList,
+  UsageHistory,
+  UsageStatus,
+  VolumesView,
+  Webhook,
+  WebhookList,
+  WebhookRuntime,
+  WebhookTestResult,
+  UsersView,
+  ReadOnlyState,
+  RegistryMetrics,
 } from "./lib/types";
 
 /** The error codes the admin API answers with. */
@@ -163,7 +180,7 @@ export const stop = () => call<Status>("stop");
 /** Restarts the sidecar; resolves once it is running and healthy again. */
 export const restart = () => call<Status>("restart");
 /** The sidecar's log lines after `after`. */
-export const logs = (args: { after?: number; level?: LogLevel; limit?: number } = {}) =>
+export const logs = (args: { after?: number; level?: LogLevel; limit?: number; waitMs?: number } = {}) =>
   call<LogPage>("logs", args);
 
 // Storage settings
@@ -213,10 +230,70 @@ export const trustApply = (action: TrustAction, planId: string, targets?: TrustT
 export const trustVerify = () => call<VerifyResult>("trustVerify");
 /** The one-line commands other machines run to trust the CA. */
 export const trustOneLiners = () => call<OneLiners>("trustOneLiners");
+/** Replaces the extra names of the registry's certificate (reissued, registry restarted). */
+export const certificateNames = (names: string[]) => call<TrustStatus>("certificateNames", { names });
+/** Serves the admin's own CA or certificate from now on (registry restarted). */
+export const certificateImport = (args: CertificateImport) => call<TrustStatus>("certificateImport", args);
+
+// Disk
+
+/** The machine's volumes, the registry's marked, and the low-space warning. */
+export const diskVolumes = () => call<VolumesView>("diskVolumes");
+/** The registry's usage figures; `refresh` walks the store again. */
+export const diskUsage = (refresh = false) => call<UsageStatus>("diskUsage", refresh ? { refresh } : {});
+/** The usage samples kept across restarts. */
+export const diskHistory = () => call<UsageHistory>("diskHistory");
+/** Reads the Disk settings, or sets the low-space threshold. */
+export const diskSettings = (thresholdPercent?: number) =>
+  call<DiskSettings>("diskSettings", thresholdPercent === undefined ? {} : { thresholdPercent });
+/** Garbage collection; a dry run only reports. */
+export const gcRun = (dryRun: boolean, deleteUntagged: boolean) => call<GcReport>("gcRun", { dryRun, deleteUntagged });
+
+// Repositories
+
+/** Every repository with its tag count and bytes. */
+export const repositories = () => call<RepositoriesView>("repositories");
+/** A repository's tags. */
+export const repositoryTags = (name: string) => call<TagList>("repositoryTags", { name });
+/** One manifest, by tag or digest, in detail. */
+export const manifestGet = (name: string, reference: string) => call<ManifestDetail>("manifestGet", { name, reference });
+/** What deleting a tag or manifest would let Reclaim space free. */
+export const deletePreview = (name: string, which: { tag: string } | { digest: string }) =>
+  call<Reclaimable>("deletePreview", { name, ...which });
+/** Deletes a tag (the manifest stays). */
+export const tagDelete = (name: string, tag: string) => call<{ deleted: string }>("tagDelete", { name, tag });
+/** Deletes a manifest and every tag pointing at it. */
+export const manifestDelete = (name: string, digest: string) =>
+  call<{ deleted: string }>("manifestDelete", { name, digest });
 
 /** A user-facing text for any error: the message, then the hint. */
+/** The webhook endpoints with their delivery state. */
+export const webhooksList = () => call<WebhookList>("webhooksList");
+/** Adds (`original` unset) or replaces an endpoint; saves and restarts the registry. */
+export const webhookSave = (webhook: Webhook, original?: string) =>
+  call<SaveResult>("webhookSave", original ? { webhook, original } : { webhook });
+/** Removes an endpoint; saves and restarts the registry. */
+export const webhookDelete = (name: string) => call<SaveResult>("webhookDelete", { name });
+/** Sends a test event to the endpoint now. */
+export const webhookTest = (name: string) => call<WebhookTestResult>("webhookTest", { name });
+/** The endpoint's counters and recent delivery attempts. */
+export const webhookDeliveries = (name: string) => call<WebhookRuntime>("webhookDeliveries", { name });
+
 export function describeError(e: unknown): { message: string; hint: string | null } {
   if (e instanceof ApiError) return { message: e.message, hint: e.hint };
   if (e instanceof Error) return { message: e.message, hint: null };
   return { message: String(e), hint: null };
 }
+
+// ---- users and maintenance
+
+/** The registry's htpasswd users. */
+export const usersList = () => call<UsersView>("usersList");
+/** Adds a user or changes a password (the first user turns login on). */
+export const userSet = (name: string, password: string) => call<UsersView>("userSet", { name, password });
+/** Removes a user (never the last one). */
+export const userDelete = (name: string) => call<UsersView>("userDelete", { name });
+/** Switches read-only mode in the running registry and keeps it in config.yml. */
+export const readOnlySet = (enabled: boolean) => call<ReadOnlyState>("readOnlySet", { enabled });
+/** The running registry's figures since it started. */
+export const registryMetrics = () => call<RegistryMetrics>("registryMetrics");

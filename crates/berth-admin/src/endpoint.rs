@@ -50,7 +50,7 @@ impl Endpoint {
 }
 
 /// The address to connect to for a listen address: a wildcard becomes loopback.
-fn connect_addr(listen: &str) -> Option<String> {
+pub(crate) fn connect_addr(listen: &str) -> Option<String> {
     let addr: SocketAddr = match listen.parse() {
         Ok(a) => a,
         Err(_) => listen.to_socket_addrs().ok()?.next()?,

@@ -25,6 +25,7 @@
 mod endpoint;
 mod error;
 mod form;
+mod history;
 mod keychain;
 mod logs;
 mod ops;
@@ -32,9 +33,11 @@ mod save;
 mod schema;
 mod secrets;
 mod sidecar;
+mod sidecar_api;
 mod store;
 mod tls;
 mod tree;
+mod volumes;
 
 pub mod console;
 
@@ -81,6 +84,9 @@ pub struct Tuning {
     /// (tests, an image being prepared) trust writes files there and runs
     /// no commands.
     pub trust_root: PathBuf,
+    /// How often the running app checks whether the registry's certificate
+    /// needs renewing (6 h).
+    pub renewal_check: Duration,
 }
 
 impl Default for Tuning {
@@ -90,6 +96,7 @@ impl Default for Tuning {
             preferred_port: 5000,
             startup_timeout: Duration::from_secs(30),
             trust_root: PathBuf::from("/"),
+            renewal_check: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -105,6 +112,12 @@ pub struct Admin {
     current: Mutex<Config>,
     /// One change at a time: saves, starts and stops.
     changes: tokio::sync::Mutex<()>,
+    /// The token of the sidecars' admin API (one per app run).
+    admin_token: String,
+    /// The admin API of the sidecar last started.
+    sidecar_api: Mutex<Option<sidecar_api::SidecarApi>>,
+    /// The Disk page's history, settings and low-space warning state.
+    disk: ops::disk::DiskState,
 }
 
 impl Admin {
@@ -156,12 +169,17 @@ impl Admin {
             sidecar: Sidecar::new(),
             current: Mutex::new(config),
             changes: tokio::sync::Mutex::new(()),
+            admin_token: sidecar_api::SidecarApi::new_token(),
+            sidecar_api: Mutex::new(None),
+            disk: ops::disk::DiskState::new(&options.data_dir),
             options,
             tuning,
         });
         if let Some(note) = tls_note {
             admin.sidecar.logs().push(&note);
         }
+        ops::spawn_renewal(&admin);
+        ops::disk::spawn_disk_watch(&admin);
         {
             let _change = admin.changes.lock().await;
             if admin.launch_current().await.is_ok() {
@@ -183,6 +201,22 @@ impl Admin {
     pub async fn shutdown(&self) {
         let _change = self.changes.lock().await;
         self.sidecar.stop().await;
+    }
+
+    /// The admin API (`/berth/v1/`) of the running registry.
+    #[allow(dead_code)]
+    pub(crate) fn sidecar_api(&self) -> Result<sidecar_api::SidecarApi, AdminError> {
+        let api = match self.sidecar_api.lock() {
+            Ok(a) => a.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        api.ok_or_else(|| {
+            AdminError::new(
+                ErrorCode::Sidecar,
+                "the registry has not been started",
+                "start it on the Status page",
+            )
+        })
     }
 
     /// The saved configuration (secrets as placeholders).

@@ -46,9 +46,19 @@ pub struct LogPage {
 }
 
 /// The ring buffer.
-#[derive(Default)]
 pub struct LogBuffer {
     inner: Mutex<Ring>,
+    /// The sequence number of the newest line, for readers that wait.
+    newest: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for LogBuffer {
+    fn default() -> Self {
+        LogBuffer {
+            inner: Mutex::default(),
+            newest: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -76,6 +86,16 @@ impl LogBuffer {
             ring.lines.pop_front();
         }
         ring.lines.push_back(line);
+        let newest = ring.last_seq;
+        drop(ring);
+        self.newest.send_replace(newest);
+    }
+
+    /// Waits until a line after `after` arrives or `timeout` passes: a reader
+    /// that is up to date asks once in a while instead of every second.
+    pub async fn wait_after(&self, after: u64, timeout: std::time::Duration) {
+        let mut newest = self.newest.subscribe();
+        let _ = tokio::time::timeout(timeout, newest.wait_for(|n| *n > after)).await;
     }
 
     /// Lines after `after` (all kept lines when `None`) at `level` or more
@@ -254,6 +274,33 @@ mod tests {
         assert_eq!(first.next, 5);
         assert!(buf.page(Some(10), None, 3).lines.is_empty());
         assert_eq!(buf.recent_problems(2), ["t ERROR line 6", "t ERROR line 9"]);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reader_wakes_on_the_next_line_only() {
+        let buffer = std::sync::Arc::new(LogBuffer::default());
+        buffer.push("first");
+        let newest = buffer.page(None, None, 10).next;
+        // Nothing new: the wait runs out.
+        let started = std::time::Instant::now();
+        buffer
+            .wait_after(newest, std::time::Duration::from_millis(200))
+            .await;
+        assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+        // A line arriving during the wait ends it long before its limit.
+        let writer = buffer.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            writer.push("second");
+        });
+        let started = std::time::Instant::now();
+        buffer
+            .wait_after(newest, std::time::Duration::from_secs(30))
+            .await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        let page = buffer.page(Some(newest), None, 10);
+        assert_eq!(page.lines.len(), 1);
+        assert_eq!(page.lines[0].text, "second");
     }
 
     #[test]

@@ -101,11 +101,18 @@ impl Admin {
                  set it on the Credentials page"
             ));
         }
+        let (api, api_env) = crate::sidecar_api::SidecarApi::plan(&disk, &self.admin_token);
+        let mut env = secrets::env_vars(&disk, &stored);
+        env.extend(api_env);
+        match self.sidecar_api.lock() {
+            Ok(mut a) => *a = Some(api),
+            Err(poisoned) => *poisoned.into_inner() = Some(api),
+        }
         self.sidecar
             .start(Launch {
                 berthd: self.options.berthd.clone(),
                 config_path: self.store.path().to_path_buf(),
-                env: secrets::env_vars(&disk, &stored),
+                env,
                 health_url: Endpoint::of(&disk).url,
             })
             .await;

@@ -32,10 +32,10 @@ pub(crate) fn uses_berth_certificate(config: &Config, ca_dir: &CaDir) -> bool {
 }
 
 /// The names the registry's certificate covers: localhost, 127.0.0.1, ::1,
-/// the hostname, and the names config.yml gives the registry (a specific
-/// `http.addr`, `http.host`).
-pub(crate) fn server_names(config: &Config) -> Vec<String> {
-    let mut extra = Vec::new();
+/// the hostname, the names config.yml gives the registry (a specific
+/// `http.addr`, `http.host`) and those the admin added on the Trust page.
+pub(crate) fn server_names(config: &Config, ca_dir: &CaDir) -> Vec<String> {
+    let mut extra = ca_dir.extra_names().unwrap_or_default();
     if let Some(host) = http_host(config) {
         extra.push(host.host().to_string());
     }
@@ -80,7 +80,7 @@ pub(crate) fn prepare(
     if config.http.tls.is_none() && first_start && fresh {
         let init = ca_dir.init(&ca::hostname()).map_err(|e| e.to_string())?;
         let issued = ca_dir
-            .ensure_server_certificate(&server_names(config), SystemTime::now())
+            .ensure_server_certificate(&server_names(config, ca_dir), SystemTime::now())
             .map_err(|e| e.to_string())?;
         let mut enabled = config.clone();
         enabled.http.tls = Some(Tls {
@@ -106,7 +106,7 @@ pub(crate) fn prepare(
         ca_dir.init(&ca::hostname()).map_err(|e| e.to_string())?;
     }
     let server = ca_dir
-        .ensure_server_certificate(&server_names(config), SystemTime::now())
+        .ensure_server_certificate(&server_names(config, ca_dir), SystemTime::now())
         .map_err(|e| e.to_string())?;
     Ok(match server.issued {
         Some(reason) => Prepared::Renewed(format!(

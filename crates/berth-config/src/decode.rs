@@ -1203,8 +1203,14 @@ fn decode_notifications(d: &mut Decoder, s: &mut Section) -> Notifications {
         endpoints: s.list(d, "endpoints", |d, e| Endpoint {
             name: e.text_or_empty(d, "name"),
             disabled: e.flag(d, "disabled"),
-            url: e.text_or_empty(d, "url"),
-            headers: e.headers(d, "headers"),
+            url: e
+                .take("url")
+                .and_then(|f| decode_webhook_url(d, &f))
+                .unwrap_or_default(),
+            headers: e
+                .take("headers")
+                .map(|f| decode_webhook_headers(d, &f))
+                .unwrap_or_default(),
             timeout: e.duration(d, "timeout").unwrap_or_default(),
             threshold: e.count(d, "threshold").unwrap_or_default(),
             backoff: e.duration(d, "backoff").unwrap_or_default(),
@@ -1217,6 +1223,64 @@ fn decode_notifications(d: &mut Decoder, s: &mut Section) -> Notifications {
                 .unwrap_or_default(),
         }),
     }
+}
+
+/// A webhook URL: `http://` or `https://`, a host, no spaces.
+fn decode_webhook_url(d: &mut Decoder, f: &Field) -> Option<String> {
+    let url = d.text(f)?;
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+    let why = match host {
+        _ if url.is_empty() => Some("is empty".to_string()),
+        None => Some("must start with http:// or https://".to_string()),
+        Some(h) if h.is_empty() || h.starts_with(':') || h.ends_with(':') => {
+            Some("names no host".to_string())
+        }
+        _ if url.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Some("contains spaces or control characters".to_string())
+        }
+        Some(h)
+            if h.rsplit_once(':')
+                .is_some_and(|(_, port)| !h.ends_with(']') && port.parse::<u16>().is_err()) =>
+        {
+            Some("has a port that is not a number from 1 to 65535".to_string())
+        }
+        _ => None,
+    };
+    if let Some(why) = why {
+        let message = format!(
+            "`{}` {url:?} {why}; write the endpoint's full URL, e.g. `https://hooks.example.com/registry-events`",
+            join_path(&f.path)
+        );
+        d.problem(f, ProblemKind::InvalidValue, message);
+    }
+    Some(url)
+}
+
+/// A webhook's `headers`: a mapping of HTTP header names to lists of values
+/// that HTTP can carry.
+fn decode_webhook_headers(d: &mut Decoder, f: &Field) -> Vec<(String, Vec<String>)> {
+    let headers = d.headers(f);
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    for (name, values) in &headers {
+        let why = if name.is_empty() || !name.chars().all(token) {
+            Some(format!(
+                "`{name}` is not an HTTP header name (letters, digits and `-`, e.g. `Authorization`)"
+            ))
+        } else {
+            values
+                .iter()
+                .find(|v| v.chars().any(|c| c.is_control() && c != '\t'))
+                .map(|_| format!("a value of header `{name}` contains a line break or control character, which HTTP cannot carry"))
+        };
+        if let Some(why) = why {
+            let message = format!("`{}`: {why}", join_path(&f.path));
+            d.problem(f, ProblemKind::InvalidValue, message);
+        }
+    }
+    headers
 }
 
 /// go-redis options Distribution v3 accepts that Berth keeps without typing.

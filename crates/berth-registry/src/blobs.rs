@@ -34,6 +34,7 @@ impl Registry {
                 Bytes::from(digest.to_string()),
             )
             .await?;
+        self.blob_linked(name, digest);
         Ok(())
     }
 
@@ -48,6 +49,7 @@ impl Registry {
     /// The size of a blob of repository `name`; `BLOB_UNKNOWN` when the
     /// repository does not have it.
     pub async fn blob_size(&self, name: &str, digest: &Digest) -> Result<u64> {
+        self.gc.touch(digest);
         if !self.is_linked(name, digest).await? {
             return Err(blob_unknown(name, digest));
         }
@@ -65,6 +67,7 @@ impl Registry {
         if check_name(from).is_err() || !self.is_linked(from, digest).await? {
             return Ok(false);
         }
+        let _gc = self.gc.guard().await;
         if !self.blob_exists(digest).await? {
             return Ok(false);
         }
@@ -79,7 +82,10 @@ impl Registry {
         let dir = layout::layer_link(name, digest);
         let dir = berth_storage::path::parent(&dir).to_string();
         match self.driver.delete(&dir).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.blob_unlinked(name, digest);
+                Ok(())
+            }
             Err(e) if e.is_not_found() => Err(blob_unknown(name, digest)),
             Err(e) => Err(e.into()),
         }

@@ -27,17 +27,26 @@
 
 pub mod auth;
 mod blobs;
+pub mod browse;
 pub mod ca;
 pub mod catalog;
+pub mod debug;
 pub mod error;
+pub mod events;
+pub mod gc;
 pub mod hashing;
+pub mod health;
 pub mod layout;
 pub mod maintenance;
 pub mod manifests;
+pub mod metrics;
+mod readonly;
 pub mod reference;
+pub mod reload;
 mod routes;
 pub mod server;
 mod uploads;
+pub mod usage;
 
 use std::num::NonZeroUsize;
 use std::pin::Pin;
@@ -121,8 +130,14 @@ pub struct Registry {
     headers: Vec<(HeaderName, HeaderValue)>,
     uploads: uploads::UploadStates,
     manifest_cache: ManifestCache,
-    auth: Option<auth::Htpasswd>,
+    auth: Option<auth::Authenticator>,
+    read_only: std::sync::atomic::AtomicBool,
+    health: Option<Arc<health::HealthChecks>>,
+    metrics: Option<Arc<metrics::Metrics>>,
     ca: Option<ca::CaDownloads>,
+    gc: gc::GcState,
+    usage: usage::UsageState,
+    events: Option<events::Events>,
 }
 
 impl Registry {
@@ -144,6 +159,9 @@ impl Registry {
             }
         }
         Registry {
+            read_only: std::sync::atomic::AtomicBool::new(settings.read_only),
+            health: None,
+            metrics: None,
             driver,
             settings,
             headers,
@@ -151,12 +169,69 @@ impl Registry {
             manifest_cache: ManifestCache::new(64 * 1024 * 1024),
             auth: None,
             ca: None,
+            gc: Default::default(),
+            usage: Default::default(),
+            events: None,
         }
     }
 
     /// Requires basic authentication against `htpasswd`.
     pub fn with_htpasswd(mut self, htpasswd: auth::Htpasswd) -> Registry {
-        self.auth = Some(htpasswd);
+        self.auth = Some(auth::Authenticator::Htpasswd(htpasswd));
+        self
+    }
+
+    /// Requires authentication by `authenticator` (an htpasswd file that is
+    /// reloaded when it changes, or bearer tokens).
+    pub fn with_auth(mut self, authenticator: auth::Authenticator) -> Registry {
+        self.auth = Some(authenticator);
+        self
+    }
+
+    /// Answers every API request with 503 `UNAVAILABLE` while one of
+    /// `checks` fails, and reports them at `/debug/health` on the debug
+    /// listener ([`debug::router`]); start them with
+    /// [`health::HealthChecks::start`].
+    pub fn with_health(mut self, checks: Arc<health::HealthChecks>) -> Registry {
+        self.health = Some(checks);
+        self
+    }
+
+    /// Counts requests into `metrics`, served on the debug listener. Wrap
+    /// the driver with [`metrics::Metrics::instrument`] for storage figures.
+    pub fn with_metrics(mut self, metrics: Arc<metrics::Metrics>) -> Registry {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The metrics, when on.
+    pub fn metrics(&self) -> Option<&Arc<metrics::Metrics>> {
+        self.metrics.as_ref()
+    }
+
+    /// True while pushes and deletes are refused
+    /// (`storage.maintenance.readonly.enabled`, or [`Registry::set_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Turns read-only mode on or off for the requests that follow, without
+    /// a restart; requests already past the check finish.
+    pub fn set_read_only(&self, on: bool) {
+        self.read_only
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Hands an event for every push, pull, mount and delete to `sink`
+    /// before answering (Distribution's notifications); `source_addr` is
+    /// the registry's `hostname:port` for the events' `source.addr`.
+    pub fn with_events(
+        mut self,
+        sink: Arc<dyn events::EventSink>,
+        source_addr: String,
+        include_references: bool,
+    ) -> Registry {
+        self.events = Some(events::Events::new(sink, source_addr, include_references));
         self
     }
 
@@ -180,9 +255,15 @@ impl Registry {
     /// The HTTP API, every path under `/v2/` (behind `http.prefix`), and
     /// `/ca…` with [`Registry::with_trust`].
     pub fn router(self: Arc<Self>) -> axum::Router {
-        axum::Router::new()
-            .fallback(routes::handle)
-            .with_state(self)
+        let router = axum::Router::new().fallback(routes::handle);
+        let router = match &self.metrics {
+            Some(_) => router.layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                metrics::track,
+            )),
+            None => router,
+        };
+        router.with_state(self)
     }
 }
 

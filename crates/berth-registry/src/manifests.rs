@@ -392,11 +392,14 @@ impl Registry {
             ));
         }
         let manifest = parse(body, digest.clone(), content_type)?;
+        let _gc = self.gc.guard().await;
+        self.gc.touch_manifest(&manifest);
         self.check_references(name, &manifest).await?;
         if !self.blob_exists(&digest).await? {
             self.driver
                 .put_content(&layout::blob_data(&digest), manifest.body.clone())
                 .await?;
+            self.blob_stored(&digest, manifest.body.len() as u64);
         }
         let link = Bytes::from(digest.to_string());
         self.driver
@@ -415,6 +418,7 @@ impl Registry {
                 .put_content(&layout::tag_current(name, tag), link)
                 .await?;
         }
+        self.manifest_stored(name, &manifest, reference);
         let manifest = Arc::new(manifest);
         self.manifest_cache.put(manifest.clone());
         Ok(manifest)
@@ -466,7 +470,10 @@ impl Registry {
         let digest = match reference {
             Reference::Tag(tag) => {
                 return match self.driver.delete(&layout::tag_dir(name, tag)).await {
-                    Ok(()) => Ok(()),
+                    Ok(()) => {
+                        self.tag_deleted(name, tag);
+                        Ok(())
+                    }
                     Err(e) if e.is_not_found() => Err(manifest_unknown(name, tag)),
                     Err(e) => Err(e.into()),
                 };
@@ -496,7 +503,10 @@ impl Registry {
             .delete(&layout::revision_dir(name, digest))
             .await
         {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.manifest_deleted(name, digest);
+                Ok(())
+            }
             Err(e) if e.is_not_found() => Err(manifest_unknown(name, &digest.to_string())),
             Err(e) => Err(e.into()),
         }

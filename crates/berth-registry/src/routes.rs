@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
 use crate::catalog::paginate;
 use crate::error::{ErrorCode, RegistryError, Result};
+use crate::events::{self, Action};
 use crate::manifests::{Accept, MAX_MANIFEST_SIZE};
 use crate::reference::{Digest, Reference, check_name};
 use crate::uploads::{check_upload_id, range_header};
@@ -76,6 +77,9 @@ fn parse_route(rest: &str) -> Option<Route> {
 
 /// The one handler behind every path.
 pub(crate) async fn handle(State(registry): State<Arc<Registry>>, request: Request) -> Response {
+    if let Some(unavailable) = registry.health.as_ref().and_then(|h| h.unavailable()) {
+        return unavailable;
+    }
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let mut response = match dispatch(&registry, request).await {
@@ -91,6 +95,24 @@ pub(crate) async fn handle(State(registry): State<Arc<Registry>>, request: Reque
         headers.append(name.clone(), value.clone());
     }
     response
+}
+
+/// The route's name in metrics, as Distribution names its handlers.
+pub(crate) fn handler_name(registry: &Registry, path: &str) -> &'static str {
+    let path = path
+        .strip_prefix(registry.settings.prefix.trim_end_matches('/'))
+        .unwrap_or(path);
+    match path.strip_prefix("/v2").and_then(parse_route) {
+        Some(Route::Base) => "base",
+        Some(Route::Catalog) => "catalog",
+        Some(Route::Tags(_)) => "tags",
+        Some(Route::Manifest(..)) => "manifest",
+        Some(Route::Blob(..)) => "blob",
+        Some(Route::UploadStart(_)) => "blob_upload",
+        Some(Route::Upload(..)) => "blob_upload_chunk",
+        Some(Route::Referrers(..)) => "referrers",
+        None => "other",
+    }
 }
 
 fn query(parts: &Parts) -> Vec<(String, String)> {
@@ -131,17 +153,18 @@ async fn dispatch(registry: &Registry, request: Request) -> Result<Response> {
     let Some(rest) = path.strip_prefix("/v2") else {
         return Ok(page_not_found());
     };
-    if let Some(auth) = &registry.auth {
-        auth.authenticate(&parts.headers)?;
-    }
     // Route on the raw path, then decode each part: an encoded slash in a
-    // tag is an invalid tag, not another path segment.
+    // tag is an invalid tag, not another path segment. As in Distribution,
+    // a path that is no endpoint is a 404 before any login.
     let Some(route) = parse_route(rest) else {
         return Ok(page_not_found());
     };
+    if let Some(auth) = &registry.auth {
+        auth.authorize(&parts.headers, &route_access(&route, &parts))?;
+    }
     let method = parts.method.clone();
     let writes = !matches!(method, Method::GET | Method::HEAD);
-    if writes && registry.settings.read_only {
+    if writes && registry.is_read_only() {
         return Err(RegistryError::new(
             ErrorCode::Unsupported,
             "the registry is in read-only mode (maintenance.readonly.enabled); pulls still work",
@@ -167,6 +190,12 @@ async fn dispatch(registry: &Registry, request: Request) -> Result<Response> {
                 Method::PUT => put_manifest(registry, &parts, &name, &reference, body).await,
                 Method::DELETE => {
                     registry.delete_manifest(&name, &reference).await?;
+                    let (digest, tag) = match &reference {
+                        Reference::Digest(d) => (Some(d), None),
+                        Reference::Tag(t) => (None, Some(t.as_str())),
+                    };
+                    let target = events::delete_target(&name, digest, tag);
+                    registry.notify(&parts, Action::Delete, target).await;
                     Ok(StatusCode::ACCEPTED.into_response())
                 }
                 _ => Err(unsupported(&method)),
@@ -180,6 +209,8 @@ async fn dispatch(registry: &Registry, request: Request) -> Result<Response> {
                 Method::GET | Method::HEAD => get_blob(registry, &parts, &name, &digest).await,
                 Method::DELETE => {
                     registry.delete_blob(&name, &digest).await?;
+                    let target = events::delete_target(&name, Some(&digest), None);
+                    registry.notify(&parts, Action::Delete, target).await;
                     Ok(StatusCode::ACCEPTED.into_response())
                 }
                 _ => Err(unsupported(&method)),
@@ -209,6 +240,66 @@ async fn dispatch(registry: &Registry, request: Request) -> Result<Response> {
             referrers(registry, &parts, &name, &digest).await
         }
     }
+}
+
+/// The access a request on `route` needs (see [`crate::auth::required_access`]).
+fn route_access(route: &Route, parts: &Parts) -> Vec<crate::auth::Access> {
+    let repository = match route {
+        Route::Base | Route::Catalog => None,
+        Route::Tags(n)
+        | Route::Manifest(n, _)
+        | Route::Blob(n, _)
+        | Route::UploadStart(n)
+        | Route::Upload(n, _)
+        | Route::Referrers(n, _) => Some(decode(n)),
+    };
+    let q = query(parts);
+    let from = match route {
+        Route::UploadStart(_) => param(&q, "from"),
+        _ => None,
+    };
+    crate::auth::required_access(
+        &parts.method,
+        repository.as_deref(),
+        *route == Route::Catalog,
+        from,
+    )
+}
+
+/// The absolute URL of `path` (as `Location` headers give it) for events.
+fn event_url(registry: &Registry, parts: &Parts, path: &str) -> String {
+    location(registry, parts, path)
+        .to_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn reference_tag(reference: &Reference) -> Option<&str> {
+    match reference {
+        Reference::Tag(t) => Some(t.as_str()),
+        Reference::Digest(_) => None,
+    }
+}
+
+/// Records a blob event, when events are on (`size` looked up if unknown).
+async fn notify_blob(
+    registry: &Registry,
+    parts: &Parts,
+    action: Action,
+    name: &str,
+    digest: &Digest,
+    size: Option<u64>,
+) {
+    if !registry.notifying() {
+        return;
+    }
+    let size = match size {
+        Some(s) => s,
+        None => registry.blob_size(name, digest).await.unwrap_or(0),
+    };
+    let url = event_url(registry, parts, &format!("/v2/{name}/blobs/{digest}"));
+    let target = events::blob_target(url, name, digest, size);
+    registry.notify(parts, action, target).await;
 }
 
 fn decode(part: &str) -> String {
@@ -341,6 +432,11 @@ async fn get_manifest(
     );
     let m = registry.get_manifest(name, reference, &accept).await?;
     let digest = m.digest.to_string();
+    if events::is_pull(&parts.method) && registry.notifying() {
+        let url = event_url(registry, parts, &format!("/v2/{name}/manifests/{digest}"));
+        let target = registry.manifest_target(url, name, &m, reference_tag(reference));
+        registry.notify(parts, Action::Pull, target).await;
+    }
     let mut builder = Response::builder()
         .header(header::CONTENT_TYPE, header_value(&m.media_type))
         .header(header::CONTENT_LENGTH, m.body.len())
@@ -405,6 +501,11 @@ async fn put_manifest(
         .put_manifest(name, reference, content_type, body)
         .await?;
     let digest = m.digest.to_string();
+    if registry.notifying() {
+        let url = event_url(registry, parts, &format!("/v2/{name}/manifests/{digest}"));
+        let target = registry.manifest_target(url, name, &m, reference_tag(reference));
+        registry.notify(parts, Action::Push, target).await;
+    }
     let mut builder = Response::builder()
         .status(StatusCode::CREATED)
         .header(
@@ -477,6 +578,7 @@ async fn get_blob(
         && !registry.settings.redirect_disabled
         && let Some(url) = registry.driver.redirect_url(&data).await?
     {
+        notify_blob(registry, parts, Action::Pull, name, digest, Some(size)).await;
         return Ok(Response::builder()
             .status(StatusCode::TEMPORARY_REDIRECT)
             .header(header::LOCATION, header_value(&url))
@@ -485,6 +587,9 @@ async fn get_blob(
             .expect("valid response"));
     }
     let range = byte_range(&parts.headers, size)?;
+    if events::is_pull(&parts.method) {
+        notify_blob(registry, parts, Action::Pull, name, digest, Some(size)).await;
+    }
     let (start, end) = range.unwrap_or((0, size.saturating_sub(1)));
     let length = if size == 0 { 0 } else { end - start + 1 };
     let mut builder = Response::builder()
@@ -584,6 +689,13 @@ async fn start_upload(
     if let (Some(mount), Some(from)) = (param(&q, "mount"), param(&q, "from")) {
         let digest = Digest::parse(mount)?;
         if registry.mount_blob(name, &digest, from).await? {
+            if registry.notifying() {
+                let size = registry.blob_size(name, &digest).await.ok();
+                let url = event_url(registry, parts, &format!("/v2/{name}/blobs/{digest}"));
+                let mut target = events::blob_target(url, name, &digest, size.unwrap_or(0));
+                target.from_repository = from.to_string();
+                registry.notify(parts, Action::Mount, target).await;
+            }
             return Ok(blob_created(registry, parts, name, &digest));
         }
     }
@@ -592,6 +704,7 @@ async fn start_upload(
         registry
             .put_blob(name, &digest, body, content_length(parts))
             .await?;
+        notify_blob(registry, parts, Action::Push, name, &digest, None).await;
         return Ok(blob_created(registry, parts, name, &digest));
     }
     let id = registry.start_upload(name).await?;
@@ -687,6 +800,7 @@ async fn upload(
             registry
                 .finish_upload(name, id, start, &digest, body, content_length(parts))
                 .await?;
+            notify_blob(registry, parts, Action::Push, name, &digest, None).await;
             Ok(blob_created(registry, parts, name, &digest))
         }
         Method::DELETE => {

@@ -41,12 +41,32 @@ pub enum TlsError {
 }
 
 /// A rustls server config from PEM files (a certificate chain and a PKCS#8,
-/// PKCS#1 or SEC1 key), offering HTTP/2 unless `http2` is false.
+/// PKCS#1 or SEC1 key), offering HTTP/2 unless `http2` is false. The files
+/// are loaded again for new handshakes when they change on disk
+/// ([`crate::reload::CertificateFiles`]).
 pub fn tls_config(
     cert: &Path,
     key: &Path,
     http2: bool,
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let files = crate::reload::CertificateFiles::load(cert, key)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Mismatch(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(files));
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    Ok(Arc::new(config))
+}
+
+/// The certificate chain and signing key from PEM files, checked to fit
+/// together.
+pub fn certified_key(cert: &Path, key: &Path) -> Result<rustls::sign::CertifiedKey, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| TlsError::Certificate {
@@ -63,19 +83,18 @@ pub fn tls_config(
         path: key.display().to_string(),
         reason: e.to_string(),
     })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Mismatch(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
+    let provider = rustls::crypto::ring::default_provider();
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
         .map_err(|e| TlsError::Mismatch(e.to_string()))?;
-    config.alpn_protocols = if http2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
-    } else {
-        vec![b"http/1.1".to_vec()]
-    };
-    Ok(Arc::new(config))
+    let certified = rustls::sign::CertifiedKey::new(certs, signing);
+    match certified.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+            Ok(certified)
+        }
+        Err(e) => Err(TlsError::Mismatch(e.to_string())),
+    }
 }
 
 /// How long [`serve`] waits for requests in flight when `http.draintimeout`
@@ -112,7 +131,16 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // The peer's address, for events' `request.addr`.
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut request: http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        ));
         match &acceptor {
             None => {
                 let conn = builder

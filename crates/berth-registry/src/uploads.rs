@@ -269,10 +269,12 @@ impl Registry {
             self.discard_upload(name, id).await;
             return Err(digest_mismatch(digest, &actual));
         }
+        let _gc = self.gc.guard().await;
         if !self.blob_exists(digest).await? {
             self.driver
                 .move_object(&data_path, &layout::blob_data(digest))
                 .await?;
+            self.blob_stored(digest, size);
         }
         self.link_blob(name, digest).await?;
         self.discard_upload(name, id).await;
@@ -306,10 +308,12 @@ impl Registry {
         if &actual != digest {
             return Err(digest_mismatch(digest, &actual));
         }
+        let _gc = self.gc.guard().await;
         if !self.blob_exists(digest).await? {
             self.driver
-                .put_content(&layout::blob_data(digest), data)
+                .put_content(&layout::blob_data(digest), data.clone())
                 .await?;
+            self.blob_stored(digest, data.len() as u64);
         }
         self.link_blob(name, digest).await
     }

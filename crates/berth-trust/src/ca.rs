@@ -477,7 +477,8 @@ impl CaDir {
             }
         }
         files::create_dir_all(&self.dir, 0o700)?;
-        let mut text = String::from("# Extra names for the registry's certificate, one per line.\n");
+        let mut text =
+            String::from("# Extra names for the registry's certificate, one per line.\n");
         for name in &kept {
             text.push_str(name);
             text.push('\n');
@@ -677,14 +678,30 @@ mod tests {
             .unwrap();
         assert_eq!(
             kept,
-            ["registry.example.com", "10.0.0.5", "fd00::1", "*.lab.example"]
+            [
+                "registry.example.com",
+                "10.0.0.5",
+                "fd00::1",
+                "*.lab.example"
+            ]
         );
         assert_eq!(dir.extra_names().unwrap(), kept);
-        for bad in ["", "bad name", "-lead.example", "a..b", "x_y.example", "https://r.example"] {
+        for bad in [
+            "",
+            "bad name",
+            "-lead.example",
+            "a..b",
+            "x_y.example",
+            "https://r.example",
+        ] {
             let e = dir.set_extra_names(&[bad.to_string()]).unwrap_err();
             assert!(e.to_string().contains("DNS name"), "{bad}: {e}");
         }
-        assert_eq!(dir.extra_names().unwrap(), kept, "a refused list changes nothing");
+        assert_eq!(
+            dir.extra_names().unwrap(),
+            kept,
+            "a refused list changes nothing"
+        );
     }
 
     #[test]

@@ -21,10 +21,10 @@ pub fn gaps(config: &Config) -> Vec<Gap> {
         gaps.push(Gap::Blocking(e.to_string()));
     }
     match &config.auth {
-        None | Some(Auth::Htpasswd { .. }) => {}
+        None | Some(Auth::Htpasswd { .. }) | Some(Auth::Token(_)) => {}
         Some(auth) => gaps.push(Gap::Blocking(format!(
-            "auth.{}: Berth supports htpasswd authentication in this version; \
-             remove the section or switch to auth.htpasswd",
+            "auth.{}: Berth supports htpasswd and token authentication in this version; \
+             remove the section or switch to auth.htpasswd or auth.token",
             auth.name()
         ))),
     }
@@ -73,14 +73,12 @@ pub fn gaps(config: &Config) -> Vec<Gap> {
             ));
         }
     }
-    if config.notifications.endpoints.iter().any(|e| !e.disabled) {
+    let debug = config.http.debug.as_ref();
+    if debug.is_some_and(|d| d.prometheus.enabled && d.addr.is_empty()) {
         gaps.push(Gap::Ignored(
-            "notifications: webhook delivery is not implemented yet; no events will be sent".into(),
-        ));
-    }
-    if config.http.debug.is_some() {
-        gaps.push(Gap::Ignored(
-            "http.debug: the debug and metrics server is not implemented yet".into(),
+            "http.debug.prometheus: metrics are served on the debug listener; set http.debug.addr to \
+             see them"
+                .into(),
         ));
     }
     if config.redis.is_some() {
@@ -89,4 +87,32 @@ pub fn gaps(config: &Config) -> Vec<Gap> {
         ));
     }
     gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gaps_of(yaml: &str) -> Vec<Gap> {
+        let config = Config::parse(yaml, "test.yml", std::iter::empty())
+            .expect("valid config")
+            .config;
+        gaps(&config)
+    }
+
+    #[test]
+    fn token_auth_is_served_and_silly_auth_is_not() {
+        let base = "version: 0.1\nstorage:\n  inmemory: {}\n";
+        let token = format!(
+            "{base}auth:\n  token:\n    realm: https://auth.example/token\n    service: s\n    \
+             issuer: i\n    rootcertbundle: /etc/bundle.pem\n"
+        );
+        assert_eq!(gaps_of(&token), vec![]);
+        let silly = format!("{base}auth:\n  silly:\n    realm: r\n    service: s\n");
+        assert!(
+            matches!(&gaps_of(&silly)[..], [Gap::Blocking(m)] if m.contains("auth.silly")),
+            "{:?}",
+            gaps_of(&silly)
+        );
+    }
 }

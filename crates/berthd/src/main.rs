@@ -8,6 +8,8 @@ mod ca_cmd;
 mod capabilities;
 mod config_cmd;
 mod console_cmd;
+mod du_cmd;
+mod gc_cmd;
 mod serve;
 mod storage_cmd;
 
@@ -85,6 +87,53 @@ enum Command {
         #[arg(long)]
         bucket: String,
     },
+    /// Storage usage: totals, reclaimable blobs, unique and shared bytes per repository and tag.
+    #[command(
+        after_help = "Examples:\n  berthd du\n  berthd du --config /etc/berth/config.yml\n  \
+        berthd du --config config.yml --json | jq '.repositories[] | {name, uniqueBytes}'\n\n\
+        Walks the configured store (any driver) in this process. Unique bytes are what deleting \
+        a repository frees (after `berthd gc`); shared bytes are layers other repositories use too; \
+        reclaimable blobs are referred to by no manifest. A running berthd serves the same figures, \
+        kept up to date, at GET /berth/v1/usage on its http.debug.addr."
+    )]
+    Du {
+        /// A CNCF Distribution config.yml; the embedded default without it.
+        #[arg(long, short, env = "BERTH_CONFIG")]
+        config: Option<PathBuf>,
+        /// Print JSON (the shape of GET /berth/v1/usage) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Garbage collection: delete blobs no manifest refers to (Distribution's mark and sweep).
+    #[command(
+        after_help = "Examples:\n  berthd gc --dry-run\n  berthd gc --config /etc/berth/config.yml\n  \
+        berthd gc --config config.yml --delete-untagged --grace-period 30m\n\n\
+        Runs in this process against the configured store, like `registry garbage-collect`. \
+        Next to a running berthd only the grace period (default 1h) protects pushes: blobs \
+        younger than it are never swept, but a push that reuses an old unreferenced blob while \
+        the sweep runs can lose it. With pushes going on, use the online collection of the \
+        running berthd instead (the desktop app's \"Reclaim space\", POST /berth/v1/gc on \
+        http.debug.addr), which also spares every blob a client uses while it runs. Uploads \
+        abandoned for longer than storage.maintenance.uploadpurging.age (default 168h) are \
+        purged too."
+    )]
+    Gc {
+        /// A CNCF Distribution config.yml; the embedded default without it.
+        #[arg(long, short, env = "BERTH_CONFIG")]
+        config: Option<PathBuf>,
+        /// Report what would be deleted; delete nothing.
+        #[arg(long, short = 'd')]
+        dry_run: bool,
+        /// Also delete manifests that no tag reaches (kept: index children and referrers of tagged ones).
+        #[arg(long, short = 'm')]
+        delete_untagged: bool,
+        /// Never sweep blobs written more recently than this (Go duration: 1h, 30m, 0s).
+        #[arg(long, default_value = "1h", value_parser = gc_cmd::parse_grace)]
+        grace_period: std::time::Duration,
+        /// Print the report as JSON (the shape of POST /berth/v1/gc).
+        #[arg(long)]
+        json: bool,
+    },
     /// Check or show a config.yml.
     Config {
         #[command(subcommand)]
@@ -145,6 +194,20 @@ fn main() -> ExitCode {
             ui_dir,
         } => console_cmd::run(listen, data_dir.as_deref(), ui_dir.as_deref()),
         Command::IamPolicy { bucket } => iam_policy(&bucket),
+        Command::Du { config, json } => du_cmd::run(config.as_deref(), json),
+        Command::Gc {
+            config,
+            dry_run,
+            delete_untagged,
+            grace_period,
+            json,
+        } => gc_cmd::run(gc_cmd::Request {
+            config: config.as_deref(),
+            dry_run,
+            delete_untagged,
+            grace_period,
+            json,
+        }),
         Command::CheckStorage { config } => storage_cmd::check(config.as_deref()),
         Command::Ca { action } => ca_cmd::run(action),
         Command::Config { action } => match action {

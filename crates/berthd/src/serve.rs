@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use berth_config::{Auth, Config, LogFormatter, LogLevel};
-use berth_registry::{Registry, Settings, auth::Htpasswd, server};
+use berth_registry::auth::{Authenticator, HtpasswdFile, token};
+use berth_registry::{Registry, Settings, server};
 use tokio::sync::watch;
 
 use crate::capabilities::{Gap, gaps};
@@ -144,15 +145,58 @@ pub fn run(config_path: Option<&Path>, exit_with_parent: bool) -> anyhow::Result
                 return Ok(ExitCode::SUCCESS);
             }
         };
-        let mut registry = Registry::new(driver, settings);
-        if let Some(Auth::Htpasswd { realm, path }) = &config.auth {
-            let htpasswd = Htpasswd::load(realm, path)?;
-            eprintln!(
-                "basic auth: {} user(s) from {}",
-                htpasswd.len(),
-                path.display()
-            );
-            registry = registry.with_htpasswd(htpasswd);
+        // Kept whenever there is a debug listener (the app reads a summary
+        // through the admin API); served to Prometheus when enabled.
+        let metrics = config
+            .http
+            .debug
+            .as_ref()
+            .filter(|d| !d.addr.is_empty())
+            .map(|d| {
+                let path = d.prometheus.enabled.then_some(d.prometheus.path.as_str());
+                berth_registry::metrics::Metrics::new(path)
+            });
+        let driver = match &metrics {
+            Some(m) => m.instrument(driver),
+            None => driver,
+        };
+        let health = berth_registry::health::HealthChecks::new(health_checks(&config));
+        let mut registry = Registry::new(driver, settings)
+            .with_upload_purge_age(config.storage.maintenance.upload_purging.age);
+        if let Some(m) = &metrics {
+            registry = registry.with_metrics(m.clone());
+        }
+        if !health.is_empty() {
+            registry = registry.with_health(health.clone());
+        }
+        match &config.auth {
+            Some(Auth::Htpasswd { realm, path }) => {
+                let htpasswd = HtpasswdFile::load(realm, path)?;
+                eprintln!(
+                    "basic auth: {} user(s) from {} (reloaded when it changes)",
+                    htpasswd.current().len(),
+                    path.display()
+                );
+                registry = registry.with_auth(Authenticator::HtpasswdFile(htpasswd));
+            }
+            Some(Auth::Token(t)) => {
+                let auth = token::TokenAuth::new(&token::TokenOptions {
+                    realm: t.realm.clone(),
+                    service: t.service.clone(),
+                    issuer: t.issuer.clone(),
+                    root_cert_bundle: t.root_cert_bundle.clone(),
+                    jwks: t.jwks.clone(),
+                    auto_redirect: t.auto_redirect,
+                    auto_redirect_path: t.auto_redirect_path.clone(),
+                    signing_algorithms: t.signing_algorithms.clone(),
+                })?;
+                eprintln!(
+                    "token auth: tokens from {} for service {:?}, issuer {:?}",
+                    t.realm, t.service, t.issuer
+                );
+                registry = registry.with_auth(Authenticator::Token(auth));
+            }
+            _ => {}
         }
         if let Some((ca_dir, downloads)) = crate::ca_cmd::published_ca(&config)? {
             eprintln!(
@@ -161,9 +205,34 @@ pub fn run(config_path: Option<&Path>, exit_with_parent: bool) -> anyhow::Result
             );
             registry = registry.with_trust(downloads);
         }
+        if config.notifications.endpoints.iter().any(|e| !e.disabled) {
+            let dir = berth_notify::state_dir(&config);
+            let notifier = berth_notify::Notifier::start(&config.notifications, &dir)?;
+            eprintln!(
+                "notifications: {} endpoint(s), queued in {} ({} event(s) waiting)",
+                notifier.endpoints().iter().filter(|e| !e.settings.disabled).count(),
+                dir.display(),
+                notifier.pending()
+            );
+            if let Some(m) = &metrics {
+                let queue = notifier.clone();
+                m.set_queue_depth(move || queue.pending());
+            }
+            registry = registry.with_events(
+                notifier,
+                source_addr(&config.http.addr),
+                config.notifications.events.include_references,
+            );
+        }
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
             format!("cannot listen on {addr} (http.addr): is another registry running there?")
         })?;
+        // Both listeners are bound before "serving" is said, so that a
+        // parent reading it can use either at once.
+        let debug = match &config.http.debug {
+            Some(d) if !d.addr.is_empty() => Some(debug_listener(&d.addr).await?),
+            _ => None,
+        };
         let scheme = if tls { "https" } else { "http" };
         println!(
             "berthd {} serving {scheme}://{addr}/v2/ from {}",
@@ -171,6 +240,7 @@ pub fn run(config_path: Option<&Path>, exit_with_parent: bool) -> anyhow::Result
             berth_drivers::describe(&config.storage.driver)
         );
         let registry = Arc::new(registry);
+        health.start(registry.driver().clone());
         let purging = &config.storage.maintenance.upload_purging;
         if purging.enabled {
             tokio::spawn(purge_uploads(
@@ -179,6 +249,23 @@ pub fn run(config_path: Option<&Path>, exit_with_parent: bool) -> anyhow::Result
                 purging.interval,
                 purging.dry_run,
             ));
+        }
+        let (stopped, stopping) = watch::channel(false);
+        if let Some(listener) = debug {
+            let token = std::env::var(berth_registry::debug::ADMIN_TOKEN_ENV)
+                .ok()
+                .filter(|t| !t.is_empty());
+            let router = berth_registry::debug::router(registry.clone(), token);
+            let mut stopping = stopping.clone();
+            let stop = async move {
+                let _ = stopping.wait_for(|s| *s).await;
+            };
+            tokio::spawn(async move {
+                let drain = std::time::Duration::from_secs(1);
+                if let Err(e) = server::serve(listener, router, None, drain, stop).await {
+                    tracing::error!(error = %e, "the debug listener (http.debug.addr) failed");
+                }
+            });
         }
         let stop = async move {
             tokio::select! {
@@ -197,10 +284,90 @@ pub fn run(config_path: Option<&Path>, exit_with_parent: bool) -> anyhow::Result
             d if d.is_zero() => server::DEFAULT_DRAIN,
             d => d,
         };
+        let stop = async move {
+            stop.await;
+            let _ = stopped.send(true);
+        };
         server::serve(listener, registry.router(), tls_config, drain, stop).await?;
         let _ = writeln!(std::io::stderr(), "berthd stopped");
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `hostname:port` for events' `source.addr`, as Distribution gives it.
+fn source_addr(http_addr: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string());
+    match http_addr.rsplit_once(':') {
+        Some((_, port)) if !port.is_empty() => format!("{host}:{port}"),
+        _ => host,
+    }
+}
+
+/// The `health` section as checks, named as Distribution names them.
+fn health_checks(config: &Config) -> Vec<berth_registry::health::CheckSpec> {
+    use berth_registry::health::{CheckSpec, Probe};
+    let h = &config.health;
+    let mut checks = Vec::new();
+    if h.storage_driver.enabled {
+        checks.push(CheckSpec {
+            name: format!("storagedriver_{}", config.storage.driver.name),
+            probe: Probe::StorageDriver,
+            interval: h.storage_driver.interval,
+            threshold: h.storage_driver.threshold,
+        });
+    }
+    for f in &h.file {
+        checks.push(CheckSpec {
+            name: f.file.display().to_string(),
+            probe: Probe::File(f.file.clone()),
+            interval: f.interval,
+            threshold: f.threshold,
+        });
+    }
+    for c in &h.http {
+        checks.push(CheckSpec {
+            name: c.uri.clone(),
+            probe: Probe::Http {
+                uri: c.uri.clone(),
+                headers: c.headers.clone(),
+                status: c.status_code.unwrap_or(200),
+                timeout: c.timeout,
+            },
+            interval: c.interval,
+            threshold: c.threshold,
+        });
+    }
+    for c in &h.tcp {
+        checks.push(CheckSpec {
+            name: c.addr.clone(),
+            probe: Probe::Tcp {
+                addr: c.addr.clone(),
+                timeout: c.timeout,
+            },
+            interval: c.interval,
+            threshold: c.threshold,
+        });
+    }
+    checks
+}
+
+/// Binds `http.debug.addr`, saying what it serves.
+async fn debug_listener(addr: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr = listen_addr(addr)?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (http.debug.addr): is another registry running there?")
+    })?;
+    println!(
+        "debug listener on http://{}/ (health, metrics, and the admin API under {})",
+        listener.local_addr().unwrap_or(addr),
+        berth_registry::debug::ADMIN_PREFIX
+    );
+    Ok(listener)
 }
 
 /// Distribution's `uploadpurging`: first a minute after start, then every

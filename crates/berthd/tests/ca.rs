@@ -461,7 +461,14 @@ fn extra_names_are_kept_for_later_renewals() {
     assert!(again.contains("registry.example.com"), "{again}");
     // A name no certificate can hold is refused, and nothing changes.
     let bad = berthd(&[
-        "ca", "init", "--dir", s(&dir), "--hostname", "names-host", "--name", "bad name",
+        "ca",
+        "init",
+        "--dir",
+        s(&dir),
+        "--hostname",
+        "names-host",
+        "--name",
+        "bad name",
     ]);
     assert!(!bad.status.success());
     let said = String::from_utf8_lossy(&bad.stderr);

@@ -17,10 +17,22 @@ export function setStatus(status: Status): void {
   registry.readAt = Date.now();
 }
 
-/** Reads the status now. */
+/** The status without what changes on every read (the uptime grows). */
+function steady(status: Status): string {
+  return JSON.stringify({ ...status, uptimeSeconds: null });
+}
+
+/** Reads the status now. An answer that says nothing new changes nothing on
+ *  screen (the uptime ticks on from the last read), so a window at rest
+ *  does not repaint. */
 export async function refreshStatus(): Promise<void> {
   try {
-    setStatus(await api.status());
+    const status = await api.status();
+    const shown = registry.status;
+    const uptimeKept =
+      shown !== null && (shown.uptimeSeconds === null) === (status.uptimeSeconds === null);
+    if (shown !== null && registry.error === null && uptimeKept && steady(shown) === steady(status)) return;
+    setStatus(status);
   } catch (e) {
     registry.error = e;
   }
@@ -36,6 +48,8 @@ export function startPolling(): void {
   timer = setInterval(() => {
     ticks++;
     const busy = registry.status?.state === "starting";
-    if (busy || ticks % 3 === 0) void refreshStatus();
+    // A hidden window (minimised, another tab) reads only every 15 s.
+    const every = document.hidden ? 15 : 3;
+    if (busy || ticks % every === 0) void refreshStatus();
   }, 1000);
 }

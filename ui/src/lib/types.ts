@@ -18,6 +18,8 @@ export interface Status {
   configPath: string;
   /** The certificate the registry serves, or null for plain HTTP. */
   certificate: CertificateView | null;
+  /** Pushes and deletes refused (storage.maintenance.readonly.enabled). */
+  readOnly: boolean;
 }
 
 /** A certificate as the Trust and Status pages show it. */
@@ -55,10 +57,22 @@ export interface TrustStatus {
   origin: "berth-ca" | "own-ca" | "own-certificate" | null;
   ca: CertificateView | null;
   server: CertificateView | null;
+  /** Names the admin added to Berth's certificate. */
+  extraNames: string[];
+  /** Every name Berth's certificate is issued for. */
+  certificateNames: string[];
   machine: { platform: string | null; root: string; live: boolean; error: string | null };
   elevation: Elevation | null;
   clients: TargetStatus<"trusted" | "not-trusted" | "not-present">[];
   insecure: TargetStatus<"insecure" | "verified" | "not-present">[];
+}
+
+/** The admin's own CA, or their own server certificate, for `certificateImport`. */
+export interface CertificateImport {
+  kind: "own-ca" | "own-certificate";
+  certificatePem: string;
+  keyPem: string;
+  caBundlePem?: string;
 }
 
 /** What a trust plan does. */
@@ -276,4 +290,285 @@ export interface Credential {
   label: string;
   usedBy: string;
   active: boolean;
+}
+
+// Disk page (diskVolumes, diskUsage, diskHistory, diskSettings, gcRun)
+
+/** One mounted volume and its space, as `df` counts it. */
+export interface Volume {
+  mountPoint: string;
+  device: string;
+  fsType: string;
+  total: number;
+  used: number;
+  free: number;
+  usedPercent: number;
+  holdsRegistry: boolean;
+  readOnly: boolean;
+}
+
+/** What `diskVolumes` returns. */
+export interface VolumesView {
+  volumes: Volume[];
+  registryPath: string | null;
+  driver: string;
+  thresholdPercent: number;
+  warning: { mountPoint: string; freePercent: number; freeBytes: number; message: string } | null;
+}
+
+/** One tag's image size. */
+export interface TagUsage {
+  tag: string;
+  digest: string;
+  bytes: number;
+}
+
+/** One repository's share of the store. */
+export interface RepositoryUsage {
+  name: string;
+  uniqueBytes: number;
+  sharedBytes: number;
+  totalBytes: number;
+  manifests: number;
+  tags: TagUsage[];
+}
+
+/** The store's usage figures. */
+export interface Usage {
+  driver: string;
+  totalBytes: number;
+  objects: number;
+  blobs: number;
+  blobBytes: number;
+  reclaimableBytes: number;
+  reclaimableBlobs: number;
+  uploadBytes: number;
+  repositories: RepositoryUsage[];
+  scannedAt: string;
+  scanMillis: number;
+  updatedAt: string;
+}
+
+/** What `diskUsage` returns. */
+export interface UsageStatus {
+  state: "ready" | "scanning" | "empty";
+  scanned: number;
+  usage: Usage | null;
+  error: string | null;
+}
+
+/** One sample of the usage history. */
+export interface UsageSample {
+  time: string;
+  totalBytes: number;
+  blobBytes: number;
+  blobs: number;
+  reclaimableBytes: number;
+  repositories: number;
+  volumeFree?: number;
+}
+
+/** What `diskHistory` returns. */
+export interface UsageHistory {
+  samples: UsageSample[];
+  days: { date: string; totalBytes: number; growthBytes: number }[];
+  growthPerDay: number | null;
+}
+
+/** What `diskSettings` returns. */
+export interface DiskSettings {
+  thresholdPercent: number;
+}
+
+/** What `gcRun` returns: what a collection did, or would do. */
+export interface GcReport {
+  dryRun: boolean;
+  deleteUntagged: boolean;
+  gracePeriodSeconds: number;
+  repositories: number;
+  manifests: number;
+  blobs: number;
+  blobsMarked: number;
+  bytesMarked: number;
+  blobsSwept: number;
+  bytesSwept: number;
+  blobsKeptYoung: number;
+  blobsKeptInUse: number;
+  manifestsDeleted: { repository: string; digest: string }[];
+  uploadsPurged: string[];
+  startedAt: string;
+  millis: number;
+}
+
+// Repositories page (repositories, repositoryTags, manifestGet, deletePreview, tagDelete, manifestDelete)
+
+/** One repository in the list. */
+export interface RepositoryView {
+  name: string;
+  tags: number;
+  uniqueBytes: number | null;
+  sharedBytes: number | null;
+  totalBytes: number | null;
+}
+
+/** What `repositories` returns. */
+export interface RepositoriesView {
+  repositories: RepositoryView[];
+  deleteEnabled: boolean;
+  readOnly: boolean;
+  address: string;
+}
+
+/** One tag and its manifest. */
+export interface TagSummary {
+  tag: string;
+  digest: string;
+  mediaType: string;
+  platforms: string[];
+  bytes: number;
+  created: string | null;
+}
+
+/** What `repositoryTags` returns. */
+export interface TagList {
+  name: string;
+  tags: TagSummary[];
+  deleteEnabled: boolean;
+}
+
+/** What `manifestGet` returns. */
+export interface ManifestDetail {
+  name: string;
+  digest: string;
+  mediaType: string;
+  artifactType: string | null;
+  size: number;
+  totalBytes: number;
+  tags: string[];
+  subject: string | null;
+  annotations: Record<string, string> | null;
+  platforms: { platform: string; digest: string; mediaType: string; bytes: number }[];
+  config: { digest: string; mediaType: string; size: number; created: string | null; platform: string | null } | null;
+  layers: { digest: string; mediaType: string; size: number; foreign: boolean }[];
+  referrers: {
+    digest: string;
+    mediaType: string;
+    artifactType: string | null;
+    size: number;
+    annotations: Record<string, string> | null;
+  }[];
+  raw: unknown;
+}
+
+/** What `deletePreview` returns. */
+export interface Reclaimable {
+  digest: string;
+  bytes: number;
+  blobs: number;
+  stillTagged: boolean;
+  needsUntaggedCollection: boolean;
+}
+
+/** One header row of a webhook endpoint (`webhooksList`, `webhookSave`). */
+export interface WebhookHeader {
+  name: string;
+  /** Empty for a secret header when listed; saving it empty keeps the stored value. */
+  value: string;
+  /** Kept in the keychain (Authorization and the like). */
+  secret: boolean;
+}
+
+/** A webhook endpoint as the Webhooks page edits it (`notifications.endpoints[]`). */
+export interface Webhook {
+  name: string;
+  url: string;
+  disabled: boolean;
+  headers: WebhookHeader[];
+  /** Go duration, empty for the default (1s). */
+  timeout: string;
+  /** 0 for the default (10). */
+  threshold: number;
+  /** Go duration, empty for the default (1s). */
+  backoff: string;
+  ignoredMediaTypes: string[];
+  ignoreActions: string[];
+}
+
+/** One delivery attempt in an endpoint's log. */
+export interface WebhookAttempt {
+  time: string;
+  eventId: string;
+  action: string;
+  repository: string;
+  status: number | null;
+  error: string | null;
+  attempt: number;
+  outcome: "delivered" | "retrying" | "backingOff" | "test";
+  durationMs: number;
+}
+
+/** The running registry's state of one endpoint (`webhookDeliveries`). */
+export interface WebhookRuntime {
+  name: string;
+  url: string;
+  disabled: boolean;
+  pending: number;
+  delivered: number;
+  failed: number;
+  dropped: number;
+  lastError: string | null;
+  lastStatus: number | null;
+  lastAttemptAt: string | null;
+  lastSuccessAt: string | null;
+  deliveries: WebhookAttempt[];
+}
+
+/** What `webhooksList` returns. */
+export interface WebhookList {
+  endpoints: (Webhook & { runtime: WebhookRuntime | null })[];
+  runtimeError: string | null;
+}
+
+/** What `webhookTest` returns: the endpoint's answer to a test event. */
+export interface WebhookTestResult {
+  endpoint: string;
+  url: string;
+  eventId: string;
+  ok: boolean;
+  status: number | null;
+  body: string;
+  error: string | null;
+  durationMs: number;
+}
+
+/** The registry's htpasswd users, as the Users page shows them. */
+export interface UsersView {
+  /** True when the registry requires a login (auth.htpasswd). */
+  enabled: boolean;
+  /** The htpasswd file. */
+  path: string | null;
+  users: string[];
+  /** Another kind of authentication (e.g. "token") manages users elsewhere. */
+  otherAuth: string | null;
+  /** True when this change restarted the registry (login turned on). */
+  restarted: boolean;
+}
+
+/** The answer of readOnlySet. */
+export interface ReadOnlyState {
+  enabled: boolean;
+  /** False when the registry was stopped: it starts in this mode. */
+  live: boolean;
+}
+
+/** The running registry's figures since it started (registryMetrics). */
+export interface RegistryMetrics {
+  requests: number;
+  clientErrors: number;
+  serverErrors: number;
+  bytesPushed: number;
+  bytesPulled: number;
+  uploadsInFlight: number;
+  storageErrors: number;
+  notificationsPending: number | null;
 }

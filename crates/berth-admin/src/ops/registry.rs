@@ -1,5 +1,7 @@
 //! `start`, `stop`, `restart`, `logs`: the sidecar.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::status::Status;
@@ -60,10 +62,27 @@ pub struct LogsArgs {
     level: Option<Level>,
     /// At most this many lines (500 by default).
     limit: Option<usize>,
+    /// With `after`: when no line follows it yet, wait up to this many
+    /// milliseconds (at most 25 s) for one before answering.
+    wait_ms: Option<u64>,
 }
 
+/// The longest a `logs` call waits for a new line.
+const MAX_WAIT: Duration = Duration::from_secs(25);
+
 /// Lines of the sidecar's output.
-pub fn logs(admin: &Admin, args: LogsArgs) -> LogPage {
+pub async fn logs(admin: &Admin, args: LogsArgs) -> LogPage {
     let limit = args.limit.unwrap_or(500).clamp(1, MAX_LINES);
-    admin.sidecar.logs().page(args.after, args.level, limit)
+    let buffer = admin.sidecar.logs();
+    let page = buffer.page(args.after, args.level, limit);
+    match (args.after, args.wait_ms) {
+        (Some(_), Some(wait)) if page.lines.is_empty() && wait > 0 => {
+            let wait = Duration::from_millis(wait).min(MAX_WAIT);
+            // Lines below the wanted level end the wait too; the page after
+            // them is empty, and the caller simply asks again.
+            buffer.wait_after(page.next, wait).await;
+            buffer.page(args.after, args.level, limit)
+        }
+        _ => page,
+    }
 }

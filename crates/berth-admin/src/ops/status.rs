@@ -34,6 +34,8 @@ pub struct Status {
     pub config_path: String,
     /// The certificate it serves (TLS), or `null` for plain HTTP.
     pub certificate: Option<crate::tls::CertificateView>,
+    /// Pushes and deletes refused (`storage.maintenance.readonly.enabled`).
+    pub read_only: bool,
 }
 
 impl Admin {
@@ -58,6 +60,7 @@ impl Admin {
             last_error: snap.last_error,
             config_path: self.store.path().display().to_string(),
             certificate: crate::tls::served_certificate(&config),
+            read_only: config.storage.maintenance.readonly.enabled,
         }
     }
 }

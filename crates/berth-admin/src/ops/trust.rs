@@ -58,6 +58,11 @@ pub struct TrustStatus {
     pub ca: Option<CertificateView>,
     /// The certificate the registry serves.
     pub server: Option<CertificateView>,
+    /// The names the admin added for Berth's certificate.
+    pub extra_names: Vec<String>,
+    /// Every name Berth's certificate is issued for (the extra ones, the
+    /// hostname, localhost and the loopback addresses).
+    pub certificate_names: Vec<String>,
     /// This machine.
     pub machine: MachineView,
     /// How administrator rights would be asked for (`pkexec`, `sudo`, …).
@@ -294,6 +299,8 @@ impl Admin {
             ca: certificates.ca.as_ref().map(CertificateView::from),
             server: tls::served_certificate(&config)
                 .or_else(|| certificates.server.as_ref().map(CertificateView::from)),
+            extra_names: ca_dir.extra_names().map_err(trust_error)?,
+            certificate_names: tls::server_names(&config, &ca_dir),
             machine: MachineView {
                 platform: machine.as_ref().ok().map(|m| m.platform.to_string()),
                 root: self.tuning.trust_root.display().to_string(),

@@ -24,6 +24,7 @@ pub fn tuning() -> Tuning {
         preferred_port: 0,
         startup_timeout: Duration::from_secs(20),
         trust_root: std::env::temp_dir().join("berth-test-no-trust-root"),
+        renewal_check: Duration::from_secs(6 * 3600),
     }
 }
 
@@ -54,6 +55,12 @@ impl Fixture {
 
     /// Like [`Fixture::start`], with `extra` YAML at the top level of config.yml.
     pub async fn start_with(extra: &str) -> Fixture {
+        Fixture::start_tuned(extra, |_| {}).await
+    }
+
+    /// Like [`Fixture::start_with`], with the tuning changed by `tune`.
+    #[allow(dead_code)]
+    pub async fn start_tuned(extra: &str, tune: impl FnOnce(&mut Tuning)) -> Fixture {
         let dir = tempfile::Builder::new()
             .prefix("berth-admin-")
             .tempdir()
@@ -67,10 +74,11 @@ impl Fixture {
         )
         .unwrap();
         let trust_root = dir.path().join("trust-root");
-        let tuning = Tuning {
+        let mut tuning = Tuning {
             trust_root: trust_root.clone(),
             ..tuning()
         };
+        tune(&mut tuning);
         let admin = Admin::start_with(options(dir.path()), tuning)
             .await
             .unwrap_or_else(|e| panic!("admin start: {e}: {}", e.hint));

@@ -1,6 +1,6 @@
 //! Basic authentication against an htpasswd file (bcrypt entries, as
 //! Distribution accepts), answering with the challenge docker, podman and
-//! skopeo expect.
+//! skopeo expect. [`HtpasswdFile`] loads the file again when it changes.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderValue, header};
 use sha2::Digest as _;
 
 use crate::error::{ErrorCode, RegistryError};
+use crate::reload::Reloading;
 
 /// Users and their bcrypt hashes from an htpasswd file.
 pub struct Htpasswd {
@@ -152,4 +153,36 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     Some((user.to_string(), password.to_string()))
+}
+
+/// An htpasswd file that is loaded again when it changes on disk: a user
+/// added, removed or given a new password counts from the next request
+/// (within about a second), without restarting the registry.
+pub struct HtpasswdFile {
+    inner: Reloading<Htpasswd>,
+}
+
+impl HtpasswdFile {
+    /// Loads `path` (an error if it is unusable now, as at startup) and
+    /// watches it.
+    pub fn load(realm: &str, path: &Path) -> Result<HtpasswdFile, HtpasswdError> {
+        let (realm, p) = (realm.to_string(), path.to_path_buf());
+        let inner = Reloading::new(
+            format!("the htpasswd file {}", path.display()),
+            vec![path.to_path_buf()],
+            move || Htpasswd::load(&realm, &p),
+        )?;
+        Ok(HtpasswdFile { inner })
+    }
+
+    /// The users as the file holds them now.
+    pub fn current(&self) -> std::sync::Arc<Htpasswd> {
+        self.inner.current()
+    }
+
+    /// Checks a request's `Authorization` header against the file as it
+    /// is now.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<String, RegistryError> {
+        self.inner.current().authenticate(headers)
+    }
 }
