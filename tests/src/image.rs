@@ -487,6 +487,13 @@ pub struct RandomReader {
     len: u64,
 }
 
+/// `len` bytes drawn from `seed`: small blobs that differ for every seed.
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut bytes = vec![0; len];
+    ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut bytes);
+    bytes
+}
+
 /// Length of the repeated block in [`RandomReader`].
 const RANDOM_BLOCK: usize = 1 << 20;
 

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use berth_e2e::api::{Api, Descriptor, oci_manifest, sha256_digest, text};
 use berth_e2e::backends::{Backend, BackendConfig};
+use berth_e2e::image::random_bytes;
 use berth_e2e::registry::{Options, Registry, berthd_bin};
 use serde_json::Value;
 
@@ -31,18 +32,6 @@ macro_rules! on_every_backend {
             }
         }
     };
-}
-
-fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn berthd(registry: &Registry, config: &BackendConfig, args: &[&str]) -> Value {
@@ -72,10 +61,10 @@ fn du_and_gc_by_listing(backend: Backend) {
         ..Options::default()
     });
     let api = Api::new(registry.url());
-    let shared = content(1, 20_000);
+    let shared = random_bytes(1, 20_000);
     let mut tagged = Vec::new();
     for (repo, seed) in [("team/a", 2), ("team/b", 3)] {
-        let own = content(seed, 10_000);
+        let own = random_bytes(seed, 10_000);
         let config_blob = format!(r#"{{"architecture":"amd64","os":"linux","seed":{seed}}}"#);
         let cd = Descriptor::new(
             "application/vnd.oci.image.config.v1+json",
@@ -102,7 +91,7 @@ fn du_and_gc_by_listing(backend: Backend) {
         assert_eq!(resp.status(), 201, "{}", text(resp));
         tagged.push((repo, sha256_digest(&body), layers));
     }
-    let orphan = api.push_blob("team/a", &content(9, 30_000));
+    let orphan = api.push_blob("team/a", &random_bytes(9, 30_000));
 
     let u = berthd(&registry, &config, &["du"]);
     assert_eq!(u["driver"], config.driver);

@@ -12,28 +12,17 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use berth_e2e::api::media_type::{
+    OCI_CONFIG as CONFIG, OCI_LAYER_GZIP as LAYER, OCI_MANIFEST as MANIFEST,
+};
 use berth_e2e::api::{Api, Descriptor, oci_manifest, parse_error_body, sha256_digest, text};
+use berth_e2e::image::random_bytes;
 use berth_e2e::image::{LayerSpec, OciLayout, Platform};
 use berth_e2e::registry::{Options, Registry, client, free_port};
 use berth_e2e::skopeo::{Access, Skopeo, docker};
 use serde_json::Value;
 
 const TOKEN: &str = "gc-online-test";
-const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-
-fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 fn gc(debug: u16, delete_untagged: bool) -> Value {
     let resp = client()
@@ -91,8 +80,8 @@ fn api_blobs(i: u64) -> Vec<Vec<u8>> {
     let config = format!(r#"{{"architecture":"amd64","os":"linux","i":{i}}}"#).into_bytes();
     vec![
         config,
-        content(1, 64 * 1024),
-        content(1000 + i, 8 * 1024 + i as usize),
+        random_bytes(1, 64 * 1024),
+        random_bytes(1000 + i, 8 * 1024 + i as usize),
     ]
 }
 

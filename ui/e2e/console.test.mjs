@@ -7,14 +7,10 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { api, freePort, missing, missingPeers, screenshot, startStack } from "./harness.mjs";
+import { api, browserPeers, freePort, openPage, screenshot, startStack } from "./harness.mjs";
 
 const CI = process.env.CI === "true";
-const gaps = missingPeers();
-if (gaps.length > 0 && CI) {
-  throw new Error(`CI=true and the browser tests cannot run: ${gaps.map((g) => `${g.what} is missing. ${g.howTo}`).join(" ")}`);
-}
-for (const g of gaps) missing(null, g.what, g.howTo);
+const skip = browserPeers();
 
 const s3 = {
   endpoint: process.env.BERTH_TEST_S3_ENDPOINT,
@@ -24,7 +20,7 @@ const s3 = {
   region: process.env.BERTH_TEST_S3_REGION ?? "us-east-1",
 };
 
-describe("Berth console in Chromium", { skip: gaps.length > 0 ? "peers missing (see above)" : false }, () => {
+describe("Berth console in Chromium", { skip }, () => {
   /** @type {import("./harness.mjs").Stack} */
   let stack;
   /** @type {import("playwright-core").Page} */
@@ -36,14 +32,7 @@ describe("Berth console in Chromium", { skip: gaps.length > 0 ? "peers missing (
 
   before(async () => {
     stack = await startStack();
-    const context = await stack.browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-    page = await context.newPage();
-    page.setDefaultTimeout(20000);
-    page.on("pageerror", (e) => pageErrors.push(String(e)));
-    page.on("console", (m) => {
-      // Refused API calls (a 4xx the page handles) are logged by Chromium too; they are not script errors.
-      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(`console: ${m.text()}`);
-    });
+    page = await openPage(stack, pageErrors);
   });
 
   after(async () => {

@@ -12,15 +12,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { api, missing, missingPeers, screenshot, startStack, waitFor } from "./harness.mjs";
+import { api, browserPeers, openPage, screenshot, startStack, waitFor } from "./harness.mjs";
 
-const CI = process.env.CI === "true";
-const gaps = missingPeers();
-if (!existsSync("/usr/bin/skopeo")) gaps.push({ what: "skopeo (/usr/bin/skopeo)", howTo: "Install it with `apt-get install skopeo`." });
-if (gaps.length > 0 && CI) {
-  throw new Error(`CI=true and the disk browser tests cannot run: ${gaps.map((g) => `${g.what} is missing. ${g.howTo}`).join(" ")}`);
-}
-for (const g of gaps) missing(null, g.what, g.howTo);
+const skip = browserPeers(
+  existsSync("/usr/bin/skopeo") ? [] : [{ what: "skopeo (/usr/bin/skopeo)", howTo: "Install it with `apt-get install skopeo`." }],
+);
 
 const sha256 = (/** @type {Buffer} */ b) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
@@ -82,7 +78,7 @@ function filesUnder(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
-describe("Disk and Repositories pages in Chromium", { skip: gaps.length > 0 ? "peers missing (see above)" : false }, () => {
+describe("Disk and Repositories pages in Chromium", { skip }, () => {
   /** @type {import("./harness.mjs").Stack} */
   let stack;
   /** @type {import("playwright-core").Page} */
@@ -97,13 +93,7 @@ describe("Disk and Repositories pages in Chromium", { skip: gaps.length > 0 ? "p
 
   before(async () => {
     stack = await startStack();
-    const context = await stack.browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-    page = await context.newPage();
-    page.setDefaultTimeout(20000);
-    page.on("pageerror", (e) => pageErrors.push(String(e)));
-    page.on("console", (m) => {
-      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(`console: ${m.text()}`);
-    });
+    page = await openPage(stack, pageErrors);
     const status = await waitFor("the registry to run", async () => {
       const s = await api(stack.baseUrl, "status");
       return s.state === "running" ? s : null;

@@ -355,3 +355,38 @@ export async function screenshot(page, name, docsName = null) {
   }
   return file;
 }
+
+/**
+ * The peers the browser tests need: under CI=true a missing one fails the run
+ * loudly; otherwise each is reported with how to get it. Returns the reason to
+ * skip the suite, or false.
+ * @param {{ what: string, howTo: string }[]} extra what else this suite misses
+ * @returns {string | false}
+ */
+export function browserPeers(extra = []) {
+  const gaps = [...missingPeers(), ...extra];
+  if (gaps.length > 0 && process.env.CI === "true") {
+    throw new Error(`CI=true and the browser tests cannot run: ${gaps.map((g) => `${g.what} is missing. ${g.howTo}`).join(" ")}`);
+  }
+  for (const g of gaps) missing(null, g.what, g.howTo);
+  return gaps.length > 0 ? "peers missing (see above)" : false;
+}
+
+/**
+ * A 1280×800 page in the stack's browser whose script errors are collected
+ * into `errors`.
+ * @param {Stack} stack
+ * @param {string[]} errors
+ * @param {number} timeoutMs the default timeout of its waits
+ */
+export async function openPage(stack, errors, timeoutMs = 20000) {
+  const context = await stack.browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  page.setDefaultTimeout(timeoutMs);
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => {
+    // Refused API calls (a 4xx the page handles) are logged by Chromium too; they are not script errors.
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(`console: ${m.text()}`);
+  });
+  return page;
+}

@@ -8,16 +8,11 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { api, missing, missingPeers, screenshot, startStack, waitFor } from "./harness.mjs";
+import { api, browserPeers, openPage, screenshot, startStack, waitFor } from "./harness.mjs";
 
-const CI = process.env.CI === "true";
-const gaps = missingPeers();
-if (gaps.length > 0 && CI) {
-  throw new Error(`CI=true and the browser tests cannot run: ${gaps.map((g) => `${g.what} is missing. ${g.howTo}`).join(" ")}`);
-}
-for (const g of gaps) missing(null, g.what, g.howTo);
+const skip = browserPeers();
 
-describe("Users page and live status in Chromium", { skip: gaps.length > 0 ? "peers missing (see above)" : false }, () => {
+describe("Users page and live status in Chromium", { skip }, () => {
   /** @type {import("./harness.mjs").Stack} */
   let stack;
   /** @type {import("playwright-core").Page} */
@@ -27,13 +22,7 @@ describe("Users page and live status in Chromium", { skip: gaps.length > 0 ? "pe
 
   before(async () => {
     stack = await startStack();
-    const context = await stack.browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-    page = await context.newPage();
-    page.setDefaultTimeout(60000);
-    page.on("pageerror", (e) => pageErrors.push(String(e)));
-    page.on("console", (m) => {
-      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(`console: ${m.text()}`);
-    });
+    page = await openPage(stack, pageErrors, 60000);
     await waitFor("the registry sidecar to run", async () => (await api(stack.baseUrl, "status")).state === "running", 60000);
   });
 

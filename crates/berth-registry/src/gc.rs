@@ -229,20 +229,6 @@ fn reachable(snapshot: &Snapshot, repo: &RepositoryEntry) -> HashSet<Digest> {
     }
 }
 
-/// `root` and everything it refers to, recursively, into `into`.
-fn mark(snapshot: &Snapshot, root: &Digest, into: &mut HashSet<Digest>) {
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        if !into.insert(d.clone()) {
-            continue;
-        }
-        if let Some(Some(refs)) = snapshot.manifests.get(&d) {
-            into.extend(refs.blobs.iter().cloned());
-            stack.extend(refs.children.iter().cloned());
-        }
-    }
-}
-
 impl Registry {
     /// Uploads older than this are purged by [`Registry::collect_garbage`]
     /// through the admin API (`maintenance.uploadpurging.age`; 168 h when
@@ -309,7 +295,7 @@ impl Registry {
                 }
             }
             for d in &keep {
-                mark(&snapshot, d, &mut marked);
+                crate::usage::closure(&snapshot, d, &mut marked);
             }
         }
         doomed.sort_by_key(|(name, d)| (name.clone(), d.to_string()));
@@ -326,7 +312,7 @@ impl Registry {
                 if self.gc.touched().contains(&digest) {
                     // Tagged or referred to since the walk: keep it and
                     // what it refers to.
-                    mark(&snapshot, &digest, &mut marked);
+                    crate::usage::closure(&snapshot, &digest, &mut marked);
                     continue;
                 }
                 self.delete_revision(&snapshot, &name, &digest).await?;
@@ -359,7 +345,7 @@ impl Registry {
             };
             let mut in_use = HashSet::new();
             for d in self.gc.touched() {
-                mark(&snapshot, &d, &mut in_use);
+                crate::usage::closure(&snapshot, &d, &mut in_use);
             }
             let (spared, sweep): (Vec<_>, Vec<_>) =
                 batch.iter().partition(|(d, _)| in_use.contains(d));

@@ -6,26 +6,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use berth_e2e::api::media_type::{
+    OCI_CONFIG as CONFIG, OCI_LAYER_GZIP as LAYER, OCI_MANIFEST as MANIFEST,
+};
 use berth_e2e::api::{Api, Descriptor, oci_manifest, text};
+use berth_e2e::image::random_bytes;
 use berth_e2e::registry::{Options, Registry, client, free_port};
 use serde_json::Value;
-
-const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-
-/// `len` bytes that differ for each `seed`.
-fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 /// Pushes an image; returns its manifest's digest and size.
 fn push_image(
@@ -96,10 +83,10 @@ fn files(dir: &Path) -> (u64, u64) {
 fn du_counts_shared_layers_once_and_orphans_as_reclaimable() {
     let registry = Registry::berthd(Options::default());
     let api = Api::new(registry.url());
-    let shared = content(1, 10_000);
-    let a_only = content(2, 20_000);
-    let b_only = content(3, 30_000);
-    let orphan = content(4, 40_000);
+    let shared = random_bytes(1, 10_000);
+    let a_only = random_bytes(2, 20_000);
+    let b_only = random_bytes(3, 30_000);
+    let orphan = random_bytes(4, 40_000);
     let config_a = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"n":"a"}"#;
     let config_b = br#"{"architecture":"arm64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"n":"b"}"#;
     let (ma, ma_len) = push_image(&api, "team/a", "1.0", config_a, &[&shared, &a_only]);
@@ -222,7 +209,7 @@ fn the_running_registry_keeps_usage_up_to_date_without_rescanning() {
     assert_eq!(first["blobs"], 0, "{first:#}");
     let scanned_at = first["scannedAt"].clone();
 
-    let layer = content(7, 50_000);
+    let layer = random_bytes(7, 50_000);
     let config =
         br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let (m, m_len) = push_image(&api, "app", "v1", config, &[&layer]);

@@ -8,26 +8,13 @@
 use std::path::Path;
 use std::process::Command;
 
+use berth_e2e::api::media_type::{
+    OCI_CONFIG as CONFIG, OCI_INDEX as INDEX, OCI_LAYER_GZIP as LAYER, OCI_MANIFEST as MANIFEST,
+};
 use berth_e2e::api::{Api, Descriptor, oci_index, oci_manifest, sha256_digest, text};
+use berth_e2e::image::random_bytes;
 use berth_e2e::registry::{Options, Registry};
 use serde_json::{Value, json};
-
-const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-const LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-fn content(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
 
 struct Pushed {
     digest: String,
@@ -117,11 +104,17 @@ fn gc_marks_sweeps_and_deletes_untagged_like_distribution() {
     let api = Api::new(registry.url());
     let root = registry.root().to_path_buf();
     let config = registry.config_path().to_path_buf();
-    let base = content(1, 30_000);
-    let v1 = push_image(&api, "app", Some("v1"), 1, &[&base, &content(2, 5_000)]);
-    let untagged = push_image(&api, "app", None, 3, &[&base, &content(4, 7_000)]);
-    let child1 = push_image(&api, "app", None, 5, &[&base, &content(6, 2_000)]);
-    let child2 = push_image(&api, "app", None, 7, &[&content(8, 3_000)]);
+    let base = random_bytes(1, 30_000);
+    let v1 = push_image(
+        &api,
+        "app",
+        Some("v1"),
+        1,
+        &[&base, &random_bytes(2, 5_000)],
+    );
+    let untagged = push_image(&api, "app", None, 3, &[&base, &random_bytes(4, 7_000)]);
+    let child1 = push_image(&api, "app", None, 5, &[&base, &random_bytes(6, 2_000)]);
+    let child2 = push_image(&api, "app", None, 7, &[&random_bytes(8, 3_000)]);
     let index = serde_json::to_vec(&oci_index(&[
         Descriptor::of(MANIFEST, &child1.body),
         Descriptor::of(MANIFEST, &child2.body),
@@ -133,7 +126,7 @@ fn gc_marks_sweeps_and_deletes_untagged_like_distribution() {
         201
     );
     // A signature: an artifact whose subject is v1, pushed by digest only.
-    let signature = content(9, 600);
+    let signature = random_bytes(9, 600);
     let sig_layer = api.push_blob("app", &signature);
     let empty = Descriptor::of("application/vnd.oci.empty.v1+json", b"{}");
     api.push_blob("app", b"{}");
@@ -152,7 +145,7 @@ fn gc_marks_sweeps_and_deletes_untagged_like_distribution() {
             .status(),
         201
     );
-    let orphan = content(10, 40_000);
+    let orphan = random_bytes(10, 40_000);
     let orphan_digest = api.push_blob("app", &orphan);
 
     // Dry run: only the orphan is unreferenced; nothing is deleted.
@@ -289,7 +282,7 @@ fn a_gc_killed_mid_sweep_leaves_every_tag_servable() {
     let registry = Registry::berthd(Options::default());
     let api = Api::new(registry.url());
     let root = registry.root().to_path_buf();
-    let base = content(1, 30_000);
+    let base = random_bytes(1, 30_000);
     let images: Vec<(String, Pushed)> = (0..6u64)
         .map(|i| {
             let tag = format!("v{i}");
@@ -298,7 +291,7 @@ fn a_gc_killed_mid_sweep_leaves_every_tag_servable() {
                 &format!("app/{}", i % 2),
                 Some(&tag),
                 i,
-                &[&base, &content(100 + i, 4_000)],
+                &[&base, &random_bytes(100 + i, 4_000)],
             );
             (tag, pushed)
         })

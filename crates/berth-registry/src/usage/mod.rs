@@ -413,7 +413,7 @@ impl Registry {
 
 /// Every blob a manifest's image takes: the manifest, its blobs, and its
 /// children's, recursively.
-fn closure(snapshot: &Snapshot, root: &Digest, into: &mut HashSet<Digest>) {
+pub(crate) fn closure(snapshot: &Snapshot, root: &Digest, into: &mut HashSet<Digest>) {
     let mut stack = vec![root.clone()];
     while let Some(d) = stack.pop() {
         if !into.insert(d.clone()) {
