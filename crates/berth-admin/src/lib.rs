@@ -169,7 +169,7 @@ impl Admin {
             sidecar: Sidecar::new(),
             current: Mutex::new(config),
             changes: tokio::sync::Mutex::new(()),
-            admin_token: sidecar_api::SidecarApi::new_token(),
+            admin_token: console::generate_token(),
             sidecar_api: Mutex::new(None),
             disk: ops::disk::DiskState::new(&options.data_dir),
             options,
@@ -204,7 +204,6 @@ impl Admin {
     }
 
     /// The admin API (`/berth/v1/`) of the running registry.
-    #[allow(dead_code)]
     pub(crate) fn sidecar_api(&self) -> Result<sidecar_api::SidecarApi, AdminError> {
         let api = match self.sidecar_api.lock() {
             Ok(a) => a.clone(),

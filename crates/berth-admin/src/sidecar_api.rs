@@ -16,9 +16,12 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{AdminError, ErrorCode};
 
-/// How long one admin API call may take (a garbage collection of a large
-/// cloud store takes a while).
-const CALL_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long one admin API call may take: the pages poll, and a registry
+/// that stopped answering must not pile their calls up.
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a garbage collection may take (a large cloud store takes a while).
+pub(crate) const GC_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Where and how to reach one sidecar's admin API.
 #[derive(Clone, Debug)]
@@ -61,7 +64,6 @@ impl SidecarApi {
             base: format!("http://{connect}"),
             token: token.to_string(),
             client: reqwest::Client::builder()
-                .timeout(CALL_TIMEOUT)
                 .no_proxy()
                 .build()
                 .expect("an HTTP client without TLS settings builds"),
@@ -69,32 +71,37 @@ impl SidecarApi {
         (api, env)
     }
 
-    /// A fresh random token.
-    pub(crate) fn new_token() -> String {
-        hex::encode(rand::random::<[u8; 32]>())
-    }
-
     /// The base URL, e.g. `http://127.0.0.1:40123`.
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub(crate) fn base(&self) -> &str {
         &self.base
     }
 
     /// `GET /berth/v1/{path}`.
-    #[allow(dead_code)]
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, AdminError> {
-        self.call::<(), T>(Method::GET, path, None).await
+        self.call::<(), T>(Method::GET, path, None, CALL_TIMEOUT)
+            .await
     }
 
     /// `method /berth/v1/{path}` with a JSON body.
-    #[allow(dead_code)]
     pub(crate) async fn send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: &B,
     ) -> Result<T, AdminError> {
-        self.call(method, path, Some(body)).await
+        self.call(method, path, Some(body), CALL_TIMEOUT).await
+    }
+
+    /// [`SidecarApi::send`] allowed to take up to `timeout`.
+    pub(crate) async fn send_slow<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> Result<T, AdminError> {
+        self.call(method, path, Some(body), timeout).await
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(
@@ -102,6 +109,7 @@ impl SidecarApi {
         method: Method,
         path: &str,
         body: Option<&B>,
+        timeout: Duration,
     ) -> Result<T, AdminError> {
         let url = format!(
             "{}{}/{}",
@@ -109,7 +117,11 @@ impl SidecarApi {
             berth_registry::debug::ADMIN_PREFIX,
             path.trim_start_matches('/')
         );
-        let mut request = self.client.request(method, &url).bearer_auth(&self.token);
+        let mut request = self
+            .client
+            .request(method, &url)
+            .timeout(timeout)
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(body);
         }

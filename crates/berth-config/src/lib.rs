@@ -116,7 +116,7 @@ pub use error::{ConfigError, ParamError, Problem, ProblemKind, Warning};
 pub use model::*;
 pub use parameters::Parameters;
 pub use path::{join_path, split_path};
-pub use secrets::{REDACTED, SECRET_KEYS};
+pub use secrets::{REDACTED, SECRET_HEADERS, SECRET_KEYS};
 
 /// A configuration that loaded, with what deserves a look.
 #[derive(Clone, Debug)]

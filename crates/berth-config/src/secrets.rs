@@ -33,7 +33,9 @@ pub const SECRET_KEYS: [&str; 13] = [
 ];
 
 /// Request headers that carry credentials, in notification endpoints and HTTP health checks.
-const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "x-api-key"];
+/// Request headers (lowercase) whose values are secrets, wherever config.yml
+/// lists headers (notification endpoints, `http.headers`).
+pub const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "x-api-key"];
 
 /// Whether the value at `path` (one element per level, list positions as
 /// decimal numbers) is a secret.

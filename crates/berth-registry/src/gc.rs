@@ -28,7 +28,7 @@
 //! it only ever deletes unreachable manifests' links and unmarked blobs.
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -134,6 +134,9 @@ pub struct DeletedManifest {
 pub(crate) struct GcState {
     guard: tokio::sync::RwLock<()>,
     touched: Mutex<Option<HashSet<Digest>>>,
+    /// True while a collection records touched digests: requests skip the
+    /// lock when none runs.
+    recording: AtomicBool,
     running: tokio::sync::Mutex<()>,
     upload_purge_age: Mutex<Duration>,
 }
@@ -143,6 +146,7 @@ impl Default for GcState {
         GcState {
             guard: tokio::sync::RwLock::new(()),
             touched: Mutex::new(None),
+            recording: AtomicBool::new(false),
             running: tokio::sync::Mutex::new(()),
             upload_purge_age: Mutex::new(DEFAULT_UPLOAD_PURGE_AGE),
         }
@@ -158,6 +162,9 @@ impl GcState {
 
     /// Records that a client used `digest`, while a collection runs.
     pub(crate) fn touch(&self, digest: &Digest) {
+        if !self.recording.load(Ordering::SeqCst) {
+            return;
+        }
         let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = touched.as_mut() {
             t.insert(digest.clone());
@@ -166,6 +173,9 @@ impl GcState {
 
     /// Records a manifest and everything it names.
     pub(crate) fn touch_manifest(&self, manifest: &Manifest) {
+        if !self.recording.load(Ordering::SeqCst) {
+            return;
+        }
         let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(t) = touched.as_mut() {
             t.insert(manifest.digest.clone());
@@ -174,11 +184,13 @@ impl GcState {
         }
     }
 
-    fn touched(&self) -> HashSet<Digest> {
+    /// The digests touched since the last call (recording goes on).
+    fn take_touched(&self) -> HashSet<Digest> {
         self.touched
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .as_mut()
+            .map(std::mem::take)
             .unwrap_or_default()
     }
 }
@@ -188,6 +200,7 @@ struct Recording<'a>(&'a GcState);
 
 impl Drop for Recording<'_> {
     fn drop(&mut self) {
+        self.0.recording.store(false, Ordering::SeqCst);
         *self.0.touched.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
@@ -269,6 +282,7 @@ impl Registry {
         let _recording = {
             let _exclusive = self.gc.guard.write().await;
             *self.gc.touched.lock().unwrap_or_else(|e| e.into_inner()) = Some(HashSet::new());
+            self.gc.recording.store(true, Ordering::SeqCst);
             Recording(&self.gc)
         };
         let progress = AtomicU64::new(0);
@@ -306,10 +320,22 @@ impl Registry {
             }
         }
 
+        // What clients touched since the walk, and all it refers to: taken
+        // in increments, so each check costs only what is new.
+        let mut touched: HashSet<Digest> = HashSet::new();
+        let mut in_use: HashSet<Digest> = HashSet::new();
+        let absorb = |touched: &mut HashSet<Digest>, in_use: &mut HashSet<Digest>| {
+            for d in self.gc.take_touched() {
+                if touched.insert(d.clone()) {
+                    crate::usage::closure(&snapshot, &d, in_use);
+                }
+            }
+        };
         for (name, digest) in doomed {
             if !options.dry_run {
                 let _exclusive = self.gc.guard.write().await;
-                if self.gc.touched().contains(&digest) {
+                absorb(&mut touched, &mut in_use);
+                if touched.contains(&digest) {
                     // Tagged or referred to since the walk: keep it and
                     // what it refers to.
                     crate::usage::closure(&snapshot, &digest, &mut marked);
@@ -343,30 +369,36 @@ impl Registry {
             } else {
                 Some(self.gc.guard.write().await)
             };
-            let mut in_use = HashSet::new();
-            for d in self.gc.touched() {
-                crate::usage::closure(&snapshot, &d, &mut in_use);
-            }
+            absorb(&mut touched, &mut in_use);
             let (spared, sweep): (Vec<_>, Vec<_>) =
                 batch.iter().partition(|(d, _)| in_use.contains(d));
             report.blobs_kept_in_use += spared.len() as u64;
             if !options.dry_run {
                 let digests: Vec<Digest> = sweep.iter().map(|(d, _)| d.clone()).collect();
-                let deleted: Vec<Result<()>> = futures::stream::iter(digests)
-                    .map(|d| async move { self.delete_blob_data(&d).await })
+                let deleted: Vec<(Digest, Result<()>)> = futures::stream::iter(digests)
+                    .map(|d| async move {
+                        let r = self.delete_blob_data(&d).await;
+                        (d, r)
+                    })
                     .buffer_unordered(16)
                     .collect()
                     .await;
-                for r in deleted {
-                    r?;
+                // Count what went before reporting the first failure, so
+                // the usage figures never keep a deleted blob.
+                let mut failure = None;
+                for (d, r) in deleted {
+                    match r {
+                        Ok(()) => self.record_usage(Change::BlobRemoved(d)),
+                        Err(e) => failure = failure.or(Some(e)),
+                    }
+                }
+                if let Some(e) = failure {
+                    return Err(e);
                 }
             }
-            for (d, size) in sweep {
+            for (_, size) in sweep {
                 report.blobs_swept += 1;
                 report.bytes_swept += size;
-                if !options.dry_run {
-                    self.record_usage(Change::BlobRemoved(d.clone()));
-                }
             }
         }
 
@@ -451,8 +483,24 @@ pub fn routes() -> Router<Arc<Registry>> {
     Router::new().route("/berth/v1/gc", post(run_gc))
 }
 
-async fn run_gc(State(registry): State<Arc<Registry>>, body: Option<Json<GcRequest>>) -> Response {
-    let request = body.map(|Json(b)| b).unwrap_or_default();
+async fn run_gc(State(registry): State<Arc<Registry>>, body: bytes::Bytes) -> Response {
+    // Parsed whatever the content type says: a body that is not understood
+    // must never fall back to a real (deleting) collection.
+    let request: GcRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        GcRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return RegistryError::new(
+                    ErrorCode::Unsupported,
+                    format!("the garbage collection request is not JSON this registry reads: {e}"),
+                )
+                .with_status(StatusCode::BAD_REQUEST)
+                .into_response();
+            }
+        }
+    };
     let options = GcOptions {
         dry_run: request.dry_run,
         delete_untagged: request.delete_untagged,

@@ -292,7 +292,7 @@ pub(crate) async fn track(
     let response = next.run(request).await;
     let labels: Labels = vec![
         ("handler", handler.to_string()),
-        ("method", method.to_string()),
+        ("method", method_label(&method).to_string()),
     ];
     m.request_seconds
         .get_or_create(&labels)
@@ -429,5 +429,20 @@ impl StorageDriver for MeteredDriver {
 
     fn local_path(&self, path: &str) -> Option<std::path::PathBuf> {
         self.inner.local_path(path)
+    }
+}
+
+/// The method as a label: the registry's methods by name, any other as
+/// `other`, so that made-up methods cannot grow the label sets.
+fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::HEAD => "HEAD",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::PATCH => "PATCH",
+        http::Method::DELETE => "DELETE",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }

@@ -306,6 +306,14 @@ async fn wrong_issuer_expired_and_badly_signed_tokens_are_invalid() {
     c["aud"] = json!("another-registry");
     assert_invalid(&router, &keys.ec.sign(&c), "wrong audience").await;
 
+    // A token that names no issuer, or no audience, was not issued for
+    // this registry either.
+    for claim in ["iss", "aud"] {
+        let mut c = claims(pull_push("team/app"));
+        c.as_object_mut().unwrap().remove(claim);
+        assert_invalid(&router, &keys.rsa.sign(&c), &format!("no {claim}")).await;
+    }
+
     // Past the minute of clock skew Distribution allows.
     let mut c = claims(pull_push("team/app"));
     c["exp"] = json!(now() - 120);

@@ -90,10 +90,17 @@ impl Snapshot {
         }
         for (path, content) in &self.files {
             if let Some(saved) = content {
-                let tmp = path.with_extension("restore.tmp");
-                if std::fs::write(&tmp, &saved.bytes).is_ok() {
-                    set_mode(&tmp, saved.mode);
-                    let _ = std::fs::rename(&tmp, path);
+                // A temporary file of its own, created readable only by
+                // this user (a key is never open to others), then renamed.
+                let Ok(mut tmp) = tempfile::Builder::new()
+                    .prefix(".restore-")
+                    .tempfile_in(dir)
+                else {
+                    continue;
+                };
+                if std::io::Write::write_all(&mut tmp, &saved.bytes).is_ok() {
+                    set_mode(tmp.path(), saved.mode);
+                    let _ = tmp.persist(path);
                 }
             }
         }

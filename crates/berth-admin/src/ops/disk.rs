@@ -14,7 +14,7 @@ use berth_registry::usage::{Usage, UsageStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::Admin;
-use crate::error::{AdminError, ErrorCode};
+use crate::error::AdminError;
 use crate::history::{self, History, Sample};
 use crate::volumes::{self, Volume};
 
@@ -376,20 +376,16 @@ impl Admin {
     /// reports what would be freed.
     pub(crate) async fn gc_run(&self, args: GcArgs) -> Result<GcReport, AdminError> {
         let api = self.sidecar_api()?;
+        // The registry's own refusal (409 while another collection runs)
+        // reaches the admin as it words it.
         let report: GcReport = api
-            .send(reqwest::Method::POST, "gc", &args)
-            .await
-            .map_err(|e| {
-                if e.code == ErrorCode::Sidecar && e.message.contains("409") {
-                    AdminError::new(
-                        ErrorCode::Sidecar,
-                        "a garbage collection is already running",
-                        "wait for it to finish, then look at the figures again",
-                    )
-                } else {
-                    e
-                }
-            })?;
+            .send_slow(
+                reqwest::Method::POST,
+                "gc",
+                &args,
+                crate::sidecar_api::GC_TIMEOUT,
+            )
+            .await?;
         if !args.dry_run {
             self.sidecar.logs().push(&format!(
                 "note: Reclaim space freed {} ({}, {})",

@@ -184,33 +184,39 @@ pub(crate) async fn set(admin: &Admin, args: UserSet) -> Result<Users, AdminErro
         .await
         .map_err(|e| AdminError::internal(format!("hashing stopped: {e}"), "try again"))?
         .map_err(|e| AdminError::internal(format!("cannot hash the password: {e}"), "try again"))?;
+    let created = !path.exists();
     let mut entries = read_entries(&path)?;
     entries.insert(args.name, hash);
     write_entries(&path, &entries)?;
     if existing.is_some() {
         return Ok(view(Some(&path), &entries, false));
     }
-    // Login was off: turn it on, as a saved setting, and restart.
-    let mut config = admin.current();
-    config.auth = Some(Auth::Htpasswd {
+    // Login was off: turn it on through the save path every change takes
+    // (validate, probe, save, restart, roll back when the registry does not
+    // come up); a file this call made goes again when that fails.
+    let mut candidate = admin.effective().await?;
+    candidate.auth = Some(Auth::Htpasswd {
         realm: REALM.into(),
         path: path.clone(),
     });
-    admin.store.write(&config)?;
-    let saved = admin.store.read().ok().flatten().unwrap_or(config);
-    admin.set_current(saved);
-    let restarted = if admin.sidecar.is_supervised().await {
-        admin.restart_and_wait().await.map_err(|reason| {
-            AdminError::new(
-                crate::error::ErrorCode::Sidecar,
-                format!("login is on, but the registry did not come back: {reason}"),
-                "look at the registry's log on the Status page",
-            )
-        })?;
-        true
-    } else {
-        false
+    let outcome = match admin.save(candidate).await {
+        Ok(outcome) if outcome.saved => outcome,
+        failed => {
+            if created {
+                let _ = std::fs::remove_file(&path);
+            }
+            return Err(match failed {
+                Err(e) => e,
+                Ok(outcome) => AdminError::new(
+                    crate::error::ErrorCode::ProbeFailed,
+                    "login was not turned on: the storage backend did not pass its probe",
+                    "fix the storage settings on the Storage page, then add the user again",
+                )
+                .with_details(serde_json::json!({ "probe": outcome.probe })),
+            });
+        }
     };
+    let restarted = outcome.status.state == crate::State::Running;
     Ok(view(Some(&path), &entries, restarted))
 }
 

@@ -16,8 +16,7 @@ use crate::Admin;
 use crate::error::{AdminError, ErrorCode};
 use crate::save::SaveOutcome;
 
-/// Request headers whose values are secrets (as berth-config treats them).
-const SECRET_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "x-api-key"];
+use berth_config::SECRET_HEADERS;
 
 /// One header row of an endpoint.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -59,7 +59,6 @@ impl Fixture {
     }
 
     /// Like [`Fixture::start_with`], with the tuning changed by `tune`.
-    #[allow(dead_code)]
     pub async fn start_tuned(extra: &str, tune: impl FnOnce(&mut Tuning)) -> Fixture {
         let dir = tempfile::Builder::new()
             .prefix("berth-admin-")

@@ -304,6 +304,9 @@ impl TokenAuth {
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.service]);
+        // jsonwebtoken checks `iss` and `aud` only when a token has them; a
+        // token without them was not issued for this registry.
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         let claims = jsonwebtoken::decode::<Claims>(raw, &key, &validation)
             .map_err(|e| Refusal::Invalid(self.explain(&e)))?
             .claims;
