@@ -172,15 +172,12 @@ impl History {
             .step_by(2)
             .chain(&samples[half..])
             .collect();
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        let mut text = Vec::new();
         for s in keep {
-            serde_json::to_writer(&mut tmp, s).map_err(std::io::Error::other)?;
-            tmp.write_all(b"\n")?;
+            serde_json::to_writer(&mut text, s).map_err(std::io::Error::other)?;
+            text.push(b'\n');
         }
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.path).map_err(|e| e.error)?;
-        Ok(())
+        crate::store::write_atomically(&self.path, &text, Some(0o644))
     }
 }
 

@@ -89,20 +89,37 @@ impl ConfigStore {
             )
         };
         std::fs::create_dir_all(dir).map_err(|e| fail("create the folder of", e))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".config.yml.")
-            .tempfile_in(dir)
-            .map_err(|e| fail("write", e))?;
-        tmp.write_all(text.as_bytes())
-            .and_then(|()| tmp.as_file().sync_all())
-            .map_err(|e| fail("write", e))?;
-        tmp.persist(&self.path)
-            .map_err(|e| fail("replace", e.error))?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        write_atomically(&self.path, text.as_bytes(), None).map_err(|e| fail("write", e))
     }
+}
+
+/// Writes `bytes` as `path` through a temporary file in the same folder
+/// (created readable only by this user, then given `mode` when one is
+/// given), flushed and renamed into place, then flushes the folder: a
+/// reader sees the old file or the new one, never half of one.
+pub(crate) fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    mode: Option<u32>,
+) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".berth-")
+        .tempfile_in(dir)?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// The settings of a first launch: the embedded default (filesystem storage

@@ -245,7 +245,16 @@ pub async fn run(endpoint: Arc<Endpoint>) {
                         .await
                     };
                     if let Ok(Err(e)) = removed {
-                        tracing::error!(endpoint = %endpoint.settings.name, error = %e, "cannot remove a delivered event; it may be sent again");
+                        tracing::error!(endpoint = %endpoint.settings.name, error = %e, "cannot remove a delivered event; it will be sent again after a pause");
+                        // Not at once: a queue that cannot shrink must not
+                        // turn into a loop sending one event over and over.
+                        tokio::time::sleep(
+                            endpoint
+                                .settings
+                                .backoff
+                                .max(std::time::Duration::from_secs(1)),
+                        )
+                        .await;
                     }
                     break;
                 }

@@ -567,8 +567,7 @@ impl Registry {
 
     /// What deleting `tag` (or the manifest `digest`) of `name` would let
     /// garbage collection free: the blobs of that manifest that no other
-    /// manifest revision of any repository refers to. Walks every
-    /// repository's revisions (manifests come from the registry's cache).
+    /// manifest revision of any repository refers to.
     pub async fn browse_reclaimable(
         &self,
         name: &str,
@@ -601,24 +600,27 @@ impl Registry {
                 ));
             }
         };
-        let mine = self.closure_sizes(name, &target).await?;
-        let mut others: HashSet<String> = HashSet::new();
+        // From what the store holds (the kept usage snapshot): every
+        // manifest revision of every repository but this one, and the
+        // blobs' stored sizes, as garbage collection will see them.
+        let snapshot = self.store_snapshot().await?;
+        let mut mine = HashSet::new();
+        crate::usage::closure(&snapshot, &target, &mut mine);
+        let mut others = HashSet::new();
         if !still_tagged {
-            for repository in self.repositories().await? {
-                for revision in self.revisions(&repository).await? {
-                    if repository == name && revision == target {
-                        continue;
+            for (repository, entry) in &snapshot.repositories {
+                for revision in &entry.revisions {
+                    if repository != name || *revision != target {
+                        crate::usage::closure(&snapshot, revision, &mut others);
                     }
-                    let theirs = self.closure_sizes(&repository, &revision).await?;
-                    others.extend(theirs.into_iter().map(|(d, _)| d));
                 }
             }
         }
         let (mut bytes, mut blobs) = (0, 0);
         if !still_tagged {
-            for (d, size) in &mine {
-                if !others.contains(d) {
-                    bytes += size;
+            for d in mine.difference(&others) {
+                if let Some(blob) = snapshot.blobs.get(d) {
+                    bytes += blob.size;
                     blobs += 1;
                 }
             }
@@ -630,72 +632,6 @@ impl Registry {
             still_tagged,
             needs_untagged_collection: tag.is_some(),
         })
-    }
-
-    /// The manifest revisions of a repository.
-    async fn revisions(&self, name: &str) -> Result<Vec<Digest>> {
-        let dir = format!("{}/_manifests/revisions", crate::layout::repository(name));
-        let algorithms = match self.driver.list(&dir).await {
-            Ok(a) => a,
-            Err(e) if e.is_not_found() => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let mut found = Vec::new();
-        for alg_dir in algorithms {
-            let algorithm = alg_dir.rsplit('/').next().unwrap_or_default().to_string();
-            let entries = match self.driver.list(&alg_dir).await {
-                Ok(e) => e,
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(e.into()),
-            };
-            for entry in entries {
-                let hex = entry.rsplit('/').next().unwrap_or_default();
-                if let Ok(d) = Digest::parse(&format!("{algorithm}:{hex}")) {
-                    found.push(d);
-                }
-            }
-        }
-        Ok(found)
-    }
-
-    /// Every digest a manifest's image takes (itself, its blobs, its
-    /// children's), with declared sizes.
-    async fn closure_sizes(&self, name: &str, root: &Digest) -> Result<Vec<(String, u64)>> {
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut out = Vec::new();
-        let mut stack = vec![root.clone()];
-        while let Some(d) = stack.pop() {
-            if !seen.insert(d.to_string()) {
-                continue;
-            }
-            let manifest = match self
-                .get_manifest(name, &Reference::Digest(d.clone()), &all())
-                .await
-            {
-                Ok(m) => m,
-                Err(e) if e.code() == ErrorCode::ManifestUnknown => continue,
-                Err(e) => return Err(e),
-            };
-            out.push((d.to_string(), manifest.body.len() as u64));
-            let json = body_json(&manifest);
-            let blobs = json
-                .get("config")
-                .and_then(described)
-                .into_iter()
-                .chain(descriptors(&json, "layers"))
-                .chain(descriptors(&json, "blobs"));
-            for blob in blobs.filter(|b| !b.foreign) {
-                if seen.insert(blob.digest.clone()) {
-                    out.push((blob.digest, blob.size));
-                }
-            }
-            for child in descriptors(&json, "manifests") {
-                if let Ok(c) = Digest::parse(&child.digest) {
-                    stack.push(c);
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// Whether `name` is a repository (it has linked blobs), tags or not.

@@ -372,7 +372,11 @@ impl Registry {
                 .unwrap_or_default()
                 .to_string(),
         };
-        event.actor.name = actor(&parts.headers);
+        // Only a login the registry checked names a user; without auth the
+        // header is whatever the client sent.
+        if self.auth.is_some() {
+            event.actor.name = actor(&parts.headers);
+        }
         event.source = events.source.clone();
         events.sink.record(event).await;
     }

@@ -158,7 +158,13 @@ impl HealthChecks {
 
     /// The answer for a registry API request while a check fails.
     pub(crate) fn unavailable(&self) -> Option<Response> {
-        if self.failing().is_empty() {
+        let any_failing = self
+            .status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .any(|s| s.error.is_some());
+        if !any_failing {
             return None;
         }
         let body = serde_json::json!({"errors": [{

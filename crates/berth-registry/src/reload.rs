@@ -25,18 +25,26 @@ struct Stamp {
     len: u64,
     modified: Option<SystemTime>,
     inode: u64,
+    changed: i64,
 }
 
 fn stamp(path: &Path) -> Option<Stamp> {
     let meta = std::fs::metadata(path).ok()?;
+    // The change time too: a file that failed to load because of its mode
+    // is tried again after a `chmod`, which changes nothing else.
     #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    let (inode, changed) = (
+        std::os::unix::fs::MetadataExt::ino(&meta),
+        std::os::unix::fs::MetadataExt::ctime_nsec(&meta)
+            + std::os::unix::fs::MetadataExt::ctime(&meta) * 1_000_000_000,
+    );
     #[cfg(not(unix))]
-    let inode = 0;
+    let (inode, changed) = (0, 0);
     Some(Stamp {
         len: meta.len(),
         modified: meta.modified().ok(),
         inode,
+        changed,
     })
 }
 

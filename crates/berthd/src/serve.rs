@@ -296,12 +296,7 @@ pub fn run(config_path: Option<&Path>, exit_with_parent: bool) -> anyhow::Result
 
 /// `hostname:port` for events' `source.addr`, as Distribution gives it.
 fn source_addr(http_addr: &str) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".to_string());
+    let host = berth_trust::ca::hostname();
     match http_addr.rsplit_once(':') {
         Some((_, port)) if !port.is_empty() => format!("{host}:{port}"),
         _ => host,

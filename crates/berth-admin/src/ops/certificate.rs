@@ -90,18 +90,7 @@ impl Snapshot {
         }
         for (path, content) in &self.files {
             if let Some(saved) = content {
-                // A temporary file of its own, created readable only by
-                // this user (a key is never open to others), then renamed.
-                let Ok(mut tmp) = tempfile::Builder::new()
-                    .prefix(".restore-")
-                    .tempfile_in(dir)
-                else {
-                    continue;
-                };
-                if std::io::Write::write_all(&mut tmp, &saved.bytes).is_ok() {
-                    set_mode(tmp.path(), saved.mode);
-                    let _ = tmp.persist(path);
-                }
+                let _ = crate::store::write_atomically(path, &saved.bytes, Some(saved.mode));
             }
         }
     }
@@ -117,15 +106,6 @@ fn mode_of(path: &std::path::Path) -> u32 {
 fn mode_of(_: &std::path::Path) -> u32 {
     0o600
 }
-
-#[cfg(unix)]
-fn set_mode(path: &std::path::Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
-}
-
-#[cfg(not(unix))]
-fn set_mode(_: &std::path::Path, _: u32) {}
 
 fn refused(e: berth_trust::Error, field: &str) -> AdminError {
     let mut fields = std::collections::BTreeMap::new();

@@ -79,21 +79,15 @@ impl DiskState {
     }
 
     fn save_settings(&self, settings: &DiskSettings) -> Result<(), AdminError> {
-        let dir = self.settings_path.parent().unwrap_or(Path::new("."));
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            tmp.write_all(&serde_json::to_vec_pretty(settings).map_err(std::io::Error::other)?)?;
-            tmp.as_file().sync_all()?;
-            tmp.persist(&self.settings_path).map_err(|e| e.error)?;
-            Ok(())
-        };
-        write().map_err(|e| {
-            AdminError::internal(
-                format!("cannot save {}: {e}", self.settings_path.display()),
-                "make the app's data directory writable, then save again",
-            )
-        })
+        let bytes = serde_json::to_vec_pretty(settings).map_err(std::io::Error::other);
+        bytes
+            .and_then(|b| crate::store::write_atomically(&self.settings_path, &b, Some(0o644)))
+            .map_err(|e| {
+                AdminError::internal(
+                    format!("cannot save {}: {e}", self.settings_path.display()),
+                    "make the app's data directory writable, then save again",
+                )
+            })
     }
 }
 

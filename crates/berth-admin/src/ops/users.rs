@@ -6,7 +6,6 @@
 //! (no restart); only turning authentication on restarts it.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use berth_config::Auth;
@@ -100,22 +99,8 @@ fn write_entries(path: &Path, entries: &BTreeMap<String, String>) -> Result<(), 
         )
     };
     std::fs::create_dir_all(dir).map_err(fail)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".htpasswd.")
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600))
-            .map_err(fail)?;
-    }
     let text: String = entries.iter().map(|(u, h)| format!("{u}:{h}\n")).collect();
-    tmp.write_all(text.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(fail)?;
-    tmp.persist(path).map_err(|e| fail(e.error))?;
-    Ok(())
+    crate::store::write_atomically(path, text.as_bytes(), Some(0o600)).map_err(fail)
 }
 
 fn view(path: Option<&Path>, entries: &BTreeMap<String, String>, restarted: bool) -> Users {

@@ -117,10 +117,15 @@ impl Htpasswd {
         {
             return Ok(user);
         }
-        let ok = self
-            .users
-            .get(&user)
-            .is_some_and(|hash| bcrypt::verify(&password, hash).unwrap_or(false));
+        let ok = off_the_runtime(|| match self.users.get(&user) {
+            Some(hash) => bcrypt::verify(&password, hash).unwrap_or(false),
+            // As long for a user that does not exist as for a wrong
+            // password, so the answer's time does not tell which names exist.
+            None => {
+                let _ = bcrypt::verify(&password, unknown_user_hash());
+                false
+            }
+        });
         if !ok {
             return Err(self.challenge("invalid username or password"));
         }
@@ -185,4 +190,23 @@ impl HtpasswdFile {
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<String, RegistryError> {
         self.inner.current().authenticate(headers)
     }
+}
+
+/// Runs bcrypt (tens of milliseconds of CPU) so that the runtime's other
+/// tasks move to other threads meanwhile; in place on a single-threaded
+/// runtime, where there is nowhere to move them.
+fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
+/// A hash to check unknown users' passwords against, at the cost the Users
+/// page writes.
+fn unknown_user_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| bcrypt::hash("no such user", 10).unwrap_or_default())
 }

@@ -273,6 +273,21 @@ impl Registry {
         kept.as_ref().map(|k| summarize(self.driver.name(), k))
     }
 
+    /// What the store holds, as the last scan found it and changes since
+    /// kept it; a fresh walk when nothing is kept yet.
+    pub(crate) async fn store_snapshot(&self) -> Result<Snapshot> {
+        if let Some(kept) = self
+            .usage
+            .kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return Ok(kept.snapshot.clone());
+        }
+        scan::scan(self, &AtomicU64::new(0)).await
+    }
+
     /// Whether a scan runs and how far it got, with the kept figures.
     pub fn usage_status(&self) -> UsageStatus {
         let usage = self.usage();
@@ -542,7 +557,7 @@ pub fn routes() -> Router<Arc<Registry>> {
 }
 
 async fn get_usage(State(registry): State<Arc<Registry>>, Query(q): Query<UsageQuery>) -> Response {
-    let status = registry.usage_status();
+    let mut status = registry.usage_status();
     let start = status.state != "scanning" && (q.refresh || status.usage.is_none());
     if start {
         registry.usage.scanning.store(true, Ordering::Relaxed);
@@ -554,8 +569,9 @@ async fn get_usage(State(registry): State<Arc<Registry>>, Query(q): Query<UsageQ
                 r.usage.failed(e.to_string());
             }
         });
+        // The figures just summed stay the answer; only the state moves.
+        status.state = "scanning".to_string();
     }
-    let status = registry.usage_status();
     let code = if status.usage.is_none() {
         StatusCode::ACCEPTED
     } else {
